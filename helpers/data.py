@@ -1,0 +1,550 @@
+"""WikiText-2 (raw) and your own text files: find, download, verify, load.
+
+Older tutorials download WikiText-2 from
+``https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip``. That bucket is
+gone: it answers 403 (AccessDenied), and some download code saves the error page under the zip's
+name, which then fails much later as a "bad zip". The same bytes are still published elsewhere:
+the dataset author's mirror (which turns away Python's default User-Agent), a copy of the zip on
+Hugging Face, and the three files one by one on cosmo.zip. This module tries those mirrors in
+order, checks every file against its published SHA-256, and leaves nothing half-downloaded
+behind, so a failed download ends in one message that names every mirror and what went wrong.
+
+Where ``find_split`` and ``load_split`` look for ``wiki.<split>.raw``, first match wins:
+
+1. the ``data_dir`` argument;
+2. the folder named by the environment variable ``WIKITEXT_DIR``;
+3. the repository's cache, ``data/wikitext-2-raw``;
+4. ``../shared/data/wikitext-2-raw`` next to the repository, if present (offline copies);
+5. otherwise a download into the cache.
+
+``WIKITEXT_MIRRORS`` (space-separated URLs) replaces the mirror list: a URL ending in ``.zip`` is
+an archive holding the files, anything else a folder under which ``wiki.<split>.raw`` lie.
+
+From a shell::
+
+    python -m helpers.data download [--splits test valid] [--dest DIR]
+    python -m helpers.data verify [DIR]
+"""
+
+import argparse
+import codecs
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import pooch
+import requests  # pooch downloads with requests; its exceptions tell us why a mirror failed
+
+from helpers.paths import DATA_CACHE, REPO_ROOT, relative
+
+SPLITS = ("train", "valid", "test")
+FILENAMES = {split: f"wiki.{split}.raw" for split in SPLITS}
+
+# Published SHA-256 of each file and of wikitext-2-raw-v1.zip, the archive that holds them.
+SHA256 = {
+    "train": "6707892fa3788b5ab9ed78ab5ff37d9fe825f6011a2ad4fcd6a6d467f0e7da57",
+    "valid": "4cd0f6876d07a413aa911261ff6d363c72d757d47f0fdd6015702014c89cb9c7",
+    "test": "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
+    "zip": "ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11",
+}
+# Published sizes in bytes, only used to explain a checksum mismatch (e.g. "truncated").
+SIZES = {"train": 10_940_747, "valid": 1_146_846, "test": 1_290_590, "zip": 4_721_645}
+
+CACHE_DIR = DATA_CACHE / "wikitext-2-raw"
+SHARED_DIR = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw"
+
+DEFAULT_MIRRORS = (
+    "https://wikitext.smerity.com/wikitext-2-raw-v1.zip",
+    "https://huggingface.co/datasets/ggml-org/ci/resolve/main/wikitext-2-raw-v1.zip",
+    "https://cosmo.zip/pub/datasets/wikitext-2-raw/",
+)
+# wikitext.smerity.com answers 403 to Python's default User-Agent, so always send our own.
+USER_AGENT = "char-lstm-tutorial/0.1 (+pooch)"
+# Seconds to wait for a connection or for the next piece of data (not for the whole file).
+TIMEOUT = 30.0
+
+
+class ChecksumError(ValueError):
+    """A file's SHA-256 differs from the published one."""
+
+    def __init__(self, label: str, split: str, actual: str, cause: str):
+        self.label, self.split, self.actual, self.cause = label, split, actual, cause
+        self.expected = SHA256[split]
+        super().__init__(
+            f"{label} is not the published {FILENAMES[split]}: its SHA-256 differs.\n"
+            f"  expected {self.expected}\n"
+            f"  actual   {actual}\n"
+            f"Likely cause: {cause}.\n"
+            f"Replace it with an intact copy; `python -m helpers.data download --splits {split}"
+            " --dest DIR` fetches one."
+        )
+
+
+class DownloadError(RuntimeError):
+    """No mirror delivered the requested files."""
+
+
+class _MirrorFailed(Exception):
+    """A mirror answered, but not with what we need (an HTML page, a zip lacking a file)."""
+
+
+# --- Finding and checking files -----------------------------------------------------------
+
+
+def _filename(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}: valid splits are {', '.join(SPLITS)}")
+    return FILENAMES[split]
+
+
+def search_dirs() -> list[Path]:
+    """The folders `find_split` searches, in order: WIKITEXT_DIR (if set), cache, shared copy."""
+    env = os.environ.get("WIKITEXT_DIR", "").strip()
+    return ([Path(env).expanduser()] if env else []) + [CACHE_DIR, SHARED_DIR]
+
+
+def find_split(split: str, data_dir: os.PathLike | str | None = None) -> Path:
+    """Path of a verified ``wiki.<split>.raw``, downloading it into the cache if need be.
+
+    An explicit `data_dir` must hold the file (FileNotFoundError otherwise): asking for one
+    folder and silently getting another would hide a typo. A ``WIKITEXT_DIR`` that lacks the file
+    is different: the search falls through to the cache, the shared copy and a download, because
+    a folder holding only some splits (the shared copy has no train split) is a normal setup; the
+    final error, if any, lists every folder searched. A file that is found but fails its checksum
+    raises ChecksumError, wherever it is: a damaged copy is never skipped silently.
+    """
+    name = _filename(split)
+    if data_dir is not None:
+        path = Path(data_dir) / name
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{name} is not in {relative(data_dir)} (the data_dir given). Put it there, or "
+                "leave data_dir out to use WIKITEXT_DIR, the cache or a download."
+            )
+        return check_file(path, split)
+    for directory in search_dirs():
+        if (directory / name).is_file():
+            return check_file(directory / name, split)
+    try:
+        return download([split])[split]
+    except DownloadError as error:
+        searched = ", ".join(relative(directory) for directory in search_dirs())
+        raise DownloadError(f"{name} is in none of: {searched}.\n{error}") from None
+
+
+def load_split(split: str, data_dir: os.PathLike | str | None = None) -> str:
+    """The exact text of a WikiText-2 split (``newline=""`` keeps every ``\\n`` as it is)."""
+    with open(find_split(split, data_dir), encoding="utf-8", newline="") as file:
+        return file.read()
+
+
+# Files already verified in this process, keyed by (path, size, mtime): loading a split again
+# should not hash 11 MB again, but a file replaced or edited since must be checked anew.
+_verified: set[tuple[str, int, int]] = set()
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_file(path: os.PathLike | str, split: str, label: str | None = None) -> Path:
+    """Return `path` if it is the published ``wiki.<split>.raw``, else raise ChecksumError."""
+    path = Path(path)
+    key = _stat_key(path)
+    if key not in _verified:
+        actual = _sha256(path)
+        if actual != SHA256[split]:
+            raise ChecksumError(label or relative(path), split, actual, _likely_cause(path, split))
+        _verified.add(key)
+    return path
+
+
+def _likely_cause(path: Path, split: str) -> str:
+    data = path.read_bytes()  # at most ~11 MB, and only read once something is already wrong
+    if b"\r\n" in data:
+        return (
+            "the file has CRLF line endings where the published one has LF only: git or an "
+            "editor converted line endings to CRLF; with git, mark *.raw as `-text` in "
+            ".gitattributes or set core.autocrlf=false"
+        )
+    if _looks_like_html(data):
+        return "it is an HTML page (an error page saved under the data file's name)"
+    size, expected = len(data), SIZES[split]
+    if size < expected:
+        return f"a truncated download ({size:,} bytes of {expected:,})"
+    return (
+        f"a corrupt download or a different version of the dataset "
+        f"({size:,} bytes; the published file has {expected:,})"
+    )
+
+
+def _looks_like_html(data: bytes) -> bool:
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<error"))
+
+
+def verify(directory: os.PathLike | str) -> dict[str, str]:
+    """Check the ``wiki.*.raw`` files present in `directory`: ``ok``, ``mismatch`` or ``missing``.
+
+    Call `check_file` on a mismatched file for the full explanation.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no such folder: {relative(directory)}")
+    status = {}
+    for split in SPLITS:
+        path = directory / FILENAMES[split]
+        if not path.is_file():
+            status[split] = "missing"
+            continue
+        try:
+            check_file(path, split)
+            status[split] = "ok"
+        except ChecksumError:
+            status[split] = "mismatch"
+    return status
+
+
+# --- Your own text ------------------------------------------------------------------------
+
+
+def load_corpus(path: os.PathLike | str) -> str:
+    """The text of any UTF-8 file (char-rnn style: Shakespeare, your own notes...).
+
+    Line endings are kept as they are in the file; a leading byte-order mark, which some Windows
+    editors add, is dropped because it is not part of the text.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {relative(path)}")
+    raw = path.read_bytes()
+    start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    if not raw[start:]:
+        raise ValueError(f"{relative(path)} is empty: the model needs some text to learn from")
+    try:
+        return raw[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        offset = start + error.start
+        line = raw.count(b"\n", 0, offset) + 1
+        raise ValueError(
+            f"{relative(path)} is not valid UTF-8: the first bad byte (0x{raw[offset]:02x}) is at "
+            f"byte offset {offset} (line {line}). Re-save the file as UTF-8 (most editors offer "
+            "an encoding choice under 'Save as')."
+        ) from None
+
+
+# --- Downloading --------------------------------------------------------------------------
+
+
+def default_mirrors() -> list[str]:
+    """``WIKITEXT_MIRRORS`` split on whitespace if set, else `DEFAULT_MIRRORS`."""
+    return os.environ.get("WIKITEXT_MIRRORS", "").split() or list(DEFAULT_MIRRORS)
+
+
+def is_archive(url: str) -> bool:
+    """A mirror URL ending in ``.zip`` is an archive; any other is a folder of ``wiki.*.raw``."""
+    return urlsplit(url).path.lower().endswith(".zip")
+
+
+def file_url(base: str, split: str) -> str:
+    return base.rstrip("/") + "/" + FILENAMES[split]
+
+
+def download(
+    splits: Iterable[str] = ("test", "valid"),
+    dest: os.PathLike | str | None = None,
+    mirrors: Sequence[str] | None = None,
+) -> dict[str, Path]:
+    """Fetch `splits` into `dest` (default: the cache) and return their paths.
+
+    Files already in `dest` that pass their checksum are kept. The mirrors (default:
+    `default_mirrors()`) are tried in order for whatever is still missing: an archive is
+    downloaded whole and only the requested files are taken out of it; from a per-file mirror
+    only the requested files are fetched. A file that arrives verified stays even if another split
+    then fails; a failed attempt leaves nothing behind. Raises DownloadError when some split
+    could not be fetched from any mirror.
+    """
+    wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
+    for split in wanted:
+        _filename(split)
+    dest = Path(dest) if dest is not None else CACHE_DIR
+    mirrors = list(mirrors) if mirrors is not None else default_mirrors()
+    dest.mkdir(parents=True, exist_ok=True)
+
+    done = {split: dest / FILENAMES[split] for split in wanted if _intact(dest, split)}
+    failures: list[str] = []
+    for mirror in mirrors:
+        missing = [split for split in wanted if split not in done]
+        if not missing:
+            break
+        if is_archive(mirror):
+            attempts = [(mirror, missing, _fetch_archive)]
+        else:
+            attempts = [(file_url(mirror, split), [split], _fetch_file) for split in missing]
+        for url, these, fetch in attempts:
+            _say(f"Downloading {url} into {relative(dest)}/")
+            try:
+                done.update(fetch(url, these, dest))
+            except _FETCH_ERRORS as error:
+                failures.append(f"{url}: {_reason(error)}")
+                _say(f"  failed: {_reason(error)}")
+
+    missing = [split for split in wanted if split not in done]
+    if missing:
+        raise DownloadError(_all_failed_message(missing, dest, failures))
+    return {split: done[split] for split in wanted}
+
+
+# Everything a mirror can do wrong; any other exception is a bug and propagates.
+_FETCH_ERRORS = (
+    requests.RequestException,  # HTTP errors, refused connections, timeouts, truncated bodies
+    ValueError,  # pooch: checksum mismatch or unsupported URL; our ChecksumError
+    OSError,  # e.g. a connection reset that requests does not wrap
+    zipfile.BadZipFile,
+    zlib.error,  # a damaged deflate stream inside a zip that still opens
+    EOFError,  # a zip member cut short
+    _MirrorFailed,
+)
+
+
+def _intact(dest: Path, split: str) -> bool:
+    path = dest / FILENAMES[split]
+    if not path.is_file():
+        return False
+    try:
+        check_file(path, split)
+    except ChecksumError as error:
+        _say(f"{relative(path)} fails its checksum ({error.cause}); downloading it again")
+        return False
+    _say(f"{relative(path)} is already there and intact")
+    return True
+
+
+@contextlib.contextmanager
+def _staging(dest: Path) -> Iterator[Path]:
+    """A private folder inside `dest`, removed whatever happens.
+
+    Inside `dest`, so that `os.replace` into place is an atomic rename on one filesystem, and a
+    reader never sees a half-written file; removed on any failure (or Ctrl-C), so that a failed
+    download leaves nothing behind.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _retrieve(url: str, known_hash: str | None, fname: str, staging: Path) -> Path:
+    downloader = pooch.HTTPDownloader(
+        progressbar=_show_progress(),
+        chunk_size=1 << 16,
+        timeout=TIMEOUT,
+        headers={"User-Agent": USER_AGENT},
+    )
+    # pooch logs absolute paths at INFO level; we print our own repo-relative messages instead.
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        fetched = pooch.retrieve(
+            url, known_hash=known_hash, fname=fname, path=staging, downloader=downloader
+        )
+    finally:
+        logger.setLevel(level)
+    return Path(fetched)
+
+
+def _fetch_file(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
+    """One file from a per-file mirror; pooch checks its SHA-256 before keeping it."""
+    (split,) = splits
+    with _staging(dest) as staging:
+        fetched = _retrieve(url, f"sha256:{SHA256[split]}", FILENAMES[split], staging)
+        return {split: _move_into_place(fetched, dest)}
+
+
+def _fetch_archive(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
+    """Download a zip and take the requested files out of it, all of them or none.
+
+    The zip itself is not checked against the published hash: a mirror may repack the same files,
+    and what matters is each extracted file, which is checked. The extraction uses `zipfile`, not
+    `pooch.Unzip`: Unzip needs each member's exact path inside the zip and extracts into a folder
+    next to the archive, while we look members up by file name, whatever folder a repacked zip
+    uses, and verify each before anything is moved into `dest`.
+    """
+    with _staging(dest) as staging:
+        archive = _retrieve(url, None, "archive.zip", staging)
+        extracted = {split: _extract(archive, split, staging) for split in splits}
+        return {split: _move_into_place(path, dest) for split, path in extracted.items()}
+
+
+def _extract(archive: Path, split: str, staging: Path) -> Path:
+    if not zipfile.is_zipfile(archive):
+        with open(archive, "rb") as file:
+            head = file.read(512)
+        if _looks_like_html(head):
+            raise _MirrorFailed("the server sent an HTML/XML page, not a zip (an error page?)")
+        raise _MirrorFailed(f"not a zip file ({archive.stat().st_size:,} bytes)")
+    name = FILENAMES[split]
+    with zipfile.ZipFile(archive) as zipped:
+        members = [m for m in zipped.namelist() if PurePosixPath(m).name == name]
+        if not members:
+            raise _MirrorFailed(f"the zip has no {name}")
+        target = staging / name
+        with zipped.open(members[0]) as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, sink, 1 << 20)
+    return check_file(target, split, label=f"{members[0]} in the zip")
+
+
+def _move_into_place(fetched: Path, dest: Path) -> Path:
+    final = dest / fetched.name
+    os.replace(fetched, final)
+    _verified.add(_stat_key(final))  # checked in staging; a rename keeps size and mtime
+    _say(f"  saved {relative(final)}")
+    return final
+
+
+def _reason(error: BaseException) -> str:
+    """One line saying why a mirror failed, without the noise of nested exception reprs."""
+    text = str(error)
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error.response.reason}".strip()
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the connection closed before the whole file arrived (truncated download)"
+    if isinstance(error, requests.Timeout) or "timed out" in text.lower():
+        return f"timed out (no answer within {TIMEOUT:g} s)"
+    if isinstance(error, requests.ConnectionError):
+        if "refused" in text.lower():
+            return "connection refused"
+        cause = getattr(error.args[0], "reason", error.args[0]) if error.args else error
+        return f"could not connect ({str(cause).split('): ', 1)[-1]})"
+    if isinstance(error, ChecksumError):
+        return (
+            f"{error.label} has SHA-256 {error.actual[:16]}..., expected "
+            f"{error.expected[:16]}... ({error.cause})"
+        )
+    if isinstance(error, zipfile.BadZipFile | zlib.error | EOFError):
+        return f"corrupt zip ({text})"
+    match = re.search(r"expected sha256:(\w+) but got (\w+)", text)
+    if match:  # pooch's hash check on a per-file download
+        expected, actual = match.groups()
+        return f"checksum mismatch: SHA-256 {actual[:16]}..., expected {expected[:16]}..."
+    return text
+
+
+def _all_failed_message(missing: list[str], dest: Path, failures: list[str]) -> str:
+    names = ", ".join(FILENAMES[split] for split in missing)
+    tried = "\n".join(f"  - {line}" for line in failures) or "  (no mirrors were given)"
+    return (
+        f"Could not download {names}. Mirrors tried:\n{tried}\n"
+        f"To go on, put {names} into {relative(dest)}/ by hand (wikitext-2-raw-v1.zip holds "
+        "them in its wikitext-2-raw/ folder), or set WIKITEXT_DIR to a folder that holds "
+        "them. WIKITEXT_MIRRORS (space-separated URLs: *.zip for an archive, else a folder of "
+        "wiki.*.raw files) replaces the list of mirrors."
+    )
+
+
+def _show_progress() -> bool:
+    """Progress bars in a terminal or a notebook only, not in logs or captured output."""
+    return getattr(sys.stderr, "isatty", lambda: False)() or _in_notebook()
+
+
+def _in_notebook() -> bool:
+    # "ipykernel" in sys.modules is not enough: pytest's nbval plugin imports it too.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# --- Command line -------------------------------------------------------------------------
+
+
+def _located() -> dict[str, Path | None]:
+    """For each split, the file `find_split` would use, without downloading anything."""
+    found: dict[str, Path | None] = {}
+    for split in SPLITS:
+        paths = [d / FILENAMES[split] for d in search_dirs() if (d / FILENAMES[split]).is_file()]
+        found[split] = paths[0] if paths else None
+    return found
+
+
+def _verify_command(directory: str | None) -> int:
+    if directory is not None:
+        found = {
+            split: Path(directory) / FILENAMES[split] if status != "missing" else None
+            for split, status in verify(directory).items()
+        }
+    else:
+        found = _located()
+    if not any(found.values()):
+        where = relative(directory) if directory else ", ".join(map(relative, search_dirs()))
+        print(f"No wiki.*.raw files in {where}.", file=sys.stderr)
+        return 1
+    failed = False
+    for split, path in found.items():
+        if path is None:
+            print(f"missing   {FILENAMES[split]}")
+            continue
+        try:
+            check_file(path, split)
+            print(f"ok        {relative(path)}")
+        except ChecksumError as error:
+            failed = True
+            print(f"MISMATCH  {relative(path)}")
+            print(error, file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _download_command(splits: list[str], dest: str | None) -> int:
+    for path in download(splits, dest).values():
+        print(f"ok        {relative(path)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.data", description="Download or verify WikiText-2 (raw)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("download", help="download splits (default: test valid)")
+    fetch.add_argument("--splits", nargs="+", choices=SPLITS, default=["test", "valid"])
+    fetch.add_argument("--dest", help="folder to save into (default: data/wikitext-2-raw)")
+    check = commands.add_parser("verify", help="check files against the published SHA-256")
+    check.add_argument(
+        "dir", nargs="?", help="folder to check (default: where load_split would look)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "download":
+            return _download_command(args.splits, args.dest)
+        return _verify_command(args.dir)
+    except (DownloadError, ChecksumError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The four-gate LSTM, written out, and the character model built on it.
+
+One step of an LSTM, for input x_t and the previous output h and memory c::
+
+    i = sigmoid(x_t W_i + h U_i + b_i)      input gate: how much new memory to write
+    f = sigmoid(x_t W_f + h U_f + b_f)      forget gate: how much old memory to keep
+    g = tanh   (x_t W_c + h U_c + b_c)      candidate memory (tanh: it can add AND subtract)
+    o = sigmoid(x_t W_o + h U_o + b_o)      output gate: how much memory to show
+    c = f * c + i * g
+    h = o * tanh(c)
+
+The original tutorial squashed the candidate memory with a sigmoid, so it could only ever
+add to the cell state, never take away. The weights are stored like Keras's ``LSTMCell``
+(``kernel (input_dim, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H)``, gates in the order
+i, f, c, o), so ``keras.layers.LSTM`` loaded with our weights computes the same numbers.
+"""
+
+from __future__ import annotations
+
+from helpers.backend import keras, tf
+
+CELLS = ("four_gate", "keras")
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class FourGateLSTM(keras.layers.Layer):
+    """An LSTM layer from scratch, with the arguments and return values of ``keras.layers.LSTM``.
+
+    Inputs are float vectors ``[batch, time, input_dim]`` or, with ``input_dim`` given, integer
+    ids ``[batch, time]`` standing for one-hot vectors of that size: multiplying a one-hot
+    vector by the kernel selects a row, so the input projection becomes a row lookup.
+    """
+
+    def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        self.units = units
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.input_dim = input_dim
+
+    def build(self, input_shape):
+        input_dim = self.input_dim if self.input_dim is not None else input_shape[-1]
+        if input_dim is None:
+            raise ValueError("FourGateLSTM needs a known input size (or input_dim for ids)")
+        self.input_dim = int(input_dim)
+        four_h = 4 * self.units
+        # Keras's initialisers, so both layers start from the same distribution.
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.input_dim, four_h), initializer="glorot_uniform")
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(self.units, four_h), initializer="orthogonal")
+        # Forget-gate bias starts at 1 (Jozefowicz et al., 2015): remember by default.
+        self.bias = self.add_weight(name="bias", shape=(four_h,), initializer=_unit_forget_bias)
+
+    def get_initial_state(self, batch_size):
+        zeros = tf.zeros([batch_size, self.units], dtype=self.compute_dtype)
+        return [zeros, zeros]
+
+    def project_inputs(self, inputs):
+        """``x_t W + b`` for every time step at once: one big product instead of T small ones."""
+        if inputs.dtype.is_integer:
+            return tf.gather(self.kernel, inputs) + self.bias
+        return tf.einsum("btd,dk->btk", inputs, self.kernel) + self.bias
+
+    def step(self, projected_x, h, c):
+        """One time step: the four gates from one fused product, then split."""
+        z = projected_x + tf.matmul(h, self.recurrent_kernel)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+        i = tf.sigmoid(z_i)
+        f = tf.sigmoid(z_f)
+        g = tf.tanh(z_c)
+        o = tf.sigmoid(z_o)
+        c = f * c + i * g
+        h = o * tf.tanh(c)
+        return h, c
+
+    def call(self, inputs, initial_state=None, training=None):
+        projected = self.project_inputs(inputs)
+        if initial_state is None:
+            h, c = self.get_initial_state(tf.shape(projected)[0])
+        else:
+            h, c = initial_state
+        time_steps = projected.shape[1]
+        if time_steps is not None:
+            # A static length unrolls into straight-line code: no loop bookkeeping per step.
+            # unstack, not projected[:, t]: the gradient of T slices would be T full-size
+            # tensors added together, the gradient of one unstack is one stack.
+            outputs = []
+            for x_t in tf.unstack(projected, axis=1):
+                h, c = self.step(x_t, h, c)
+                outputs.append(h)
+            sequence = tf.stack(outputs, axis=1) if self.return_sequences else None
+        else:
+            sequence, h, c = self._while_loop(projected, h, c)
+        result = sequence if self.return_sequences else h
+        return [result, h, c] if self.return_state else result
+
+    def _while_loop(self, projected, h, c):
+        steps = tf.shape(projected)[1]
+        by_time = tf.transpose(projected, [1, 0, 2])
+        outputs = tf.TensorArray(projected.dtype, size=steps)
+
+        def body(t, h, c, outputs):
+            h, c = self.step(by_time[t], h, c)
+            return t + 1, h, c, outputs.write(t, h)
+
+        _, h, c, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, h, c, outputs))
+        sequence = tf.transpose(outputs.stack(), [1, 0, 2]) if self.return_sequences else None
+        return sequence, h, c
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, return_sequences=self.return_sequences,
+                      return_state=self.return_state, input_dim=self.input_dim)
+        return config
+
+
+def _unit_forget_bias(shape, dtype=None):
+    units = shape[0] // 4
+    return tf.concat([tf.zeros([units]), tf.ones([units]), tf.zeros([2 * units])], 0)
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class CharLSTM(keras.Model):
+    """Character ids → one-hot (or a learned embedding) → LSTM layers → logits per character.
+
+    ``cell="keras"`` swaps in ``keras.layers.LSTM`` (cuDNN on a GPU) for comparison.
+    Calling with ``states`` (one ``[h, c]`` pair per layer) and ``return_state=True`` lets
+    generation carry the memory forward one character at a time.
+    """
+
+    def __init__(self, vocab_size, hidden_nodes=256, num_layers=1, embedding_dim=None,
+                 dropout=0.0, cell="four_gate", **kwargs):
+        super().__init__(**kwargs)
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        for name, value in (("vocab_size", vocab_size), ("hidden_nodes", hidden_nodes),
+                            ("num_layers", num_layers)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        self.vocab_size = vocab_size
+        self.hidden_nodes = hidden_nodes
+        self.num_layers = num_layers
+        self.embedding_dim = embedding_dim
+        self.dropout_rate = dropout
+        self.cell = cell
+        self.embedding = (keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+                          if embedding_dim else None)
+        self.lstm_layers = []
+        for n in range(num_layers):
+            if cell == "keras":
+                layer = keras.layers.LSTM(hidden_nodes, return_sequences=True, return_state=True,
+                                          name=f"lstm_{n}")
+            else:
+                # The first layer reads ids directly when there is no embedding (one-hot input).
+                ids_in = n == 0 and not embedding_dim
+                layer = FourGateLSTM(hidden_nodes, return_sequences=True, return_state=True,
+                                     input_dim=vocab_size if ids_in else None, name=f"lstm_{n}")
+            # An attribute per layer: TensorFlow checkpoints do not follow Keras's tracked lists.
+            setattr(self, f"lstm_{n}", layer)
+            self.lstm_layers.append(layer)
+        self.dropout = keras.layers.Dropout(dropout) if dropout else None
+        self.logits = keras.layers.Dense(vocab_size, name="logits")
+
+    def call(self, ids, states=None, return_state=False, training=False):
+        if self.embedding is not None:
+            x = self.embedding(ids)
+        elif self.cell == "keras":
+            x = tf.one_hot(ids, self.vocab_size)
+        else:
+            x = ids
+        new_states = []
+        for n, layer in enumerate(self.lstm_layers):
+            x, h, c = layer(x, initial_state=None if states is None else states[n],
+                            training=training)
+            new_states.append([h, c])
+            if self.dropout is not None:
+                x = self.dropout(x, training=training)
+        logits = self.logits(x)
+        return (logits, new_states) if return_state else logits
+
+    def build_for(self, batch_size=1, time_steps=1):
+        """Create the weights by running one dummy batch (Keras builds lazily)."""
+        self(tf.zeros([batch_size, time_steps], tf.int32))
+        return self
+
+    def get_config(self):
+        return dict(vocab_size=self.vocab_size, hidden_nodes=self.hidden_nodes,
+                    num_layers=self.num_layers, embedding_dim=self.embedding_dim,
+                    dropout=self.dropout_rate, cell=self.cell)

@@ -1,0 +1,158 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers.encoding import (
+    UNKNOWN_CHAR,
+    UNKNOWN_ID,
+    UnknownCharactersWarning,
+    Vocabulary,
+    batch_dataset,
+    original_one_hot_bytes,
+    sections,
+)
+
+
+def test_ids_are_sorted_characters_after_the_unknown_id():
+    vocab = Vocabulary.from_text("hello world")
+    assert vocab.chars == (" ", "d", "e", "h", "l", "o", "r", "w")
+    assert len(vocab) == 9
+    assert vocab.encode("hello", warn=False).tolist() == [4, 3, 5, 5, 6]
+    assert vocab.encode("hello").dtype == np.int32
+
+
+def test_encode_decode_round_trip_on_real_text(test_text):
+    vocab = Vocabulary.from_text(test_text)
+    ids = vocab.encode(test_text)
+    assert ids.min() >= 1 and ids.max() == len(vocab) - 1
+    assert vocab.decode(ids) == test_text
+    assert len(vocab) == 259 + 1  # 259 distinct characters in wiki.test.raw, plus unknown
+
+
+def test_unknown_characters_map_to_id_zero_and_are_counted(test_text, valid_text):
+    vocab = Vocabulary.from_text(test_text)
+    with pytest.warns(UnknownCharactersWarning, match=r"150 distinct") as record:
+        ids = vocab.encode(valid_text)
+    unknown = vocab.unknown_counts(valid_text)
+    assert len(unknown) == 150
+    assert int((ids == UNKNOWN_ID).sum()) == sum(unknown.values())
+    assert f"{sum(unknown.values()):,} characters" in str(record[0].message)
+    decoded = vocab.decode(ids)
+    assert decoded.count(UNKNOWN_CHAR) == sum(unknown.values())
+
+
+def test_min_count_sends_rare_characters_to_unknown():
+    vocab = Vocabulary.from_text("aaabbc", min_count=2)
+    assert vocab.chars == ("a", "b")
+    assert vocab.encode("abc", warn=False).tolist() == [1, 2, 0]
+    with pytest.raises(ValueError, match="min_count"):
+        Vocabulary.from_text("abc", min_count=0)
+
+
+def test_vocabulary_order_does_not_depend_on_hash_seed(tmp_path):
+    code = ("from helpers.encoding import Vocabulary; "
+            "print(''.join(Vocabulary.from_text('the quick brown fox jumps é ü ✓').chars))")
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                   capture_output=True, text=True).stdout)
+    assert len(outputs) == 1
+
+
+def test_save_load_and_equality(tmp_path):
+    vocab = Vocabulary.from_text("Zoë said \"hi\"\n")
+    path = tmp_path / "vocabulary.json"
+    vocab.save(path)
+    assert json.loads(path.read_text("utf-8"))["chars"] == list(vocab.chars)
+    assert Vocabulary.load(path) == vocab
+    assert Vocabulary.load(path) != Vocabulary.from_text("other")
+
+
+def test_one_hot():
+    vocab = Vocabulary.from_text("abc")
+    hot = vocab.one_hot(vocab.encode("cab"))
+    assert hot.shape == (3, 4) and hot.dtype == np.float32
+    assert hot.argmax(axis=1).tolist() == [3, 1, 2]
+    assert hot.sum() == 3
+
+
+def test_decode_rejects_ids_out_of_range():
+    with pytest.raises(ValueError, match="ids must lie"):
+        Vocabulary.from_text("ab").decode([5])
+
+
+def test_empty_corpus_is_an_error():
+    with pytest.raises(ValueError, match="empty"):
+        Vocabulary.from_text("")
+
+
+def test_sections_match_the_original_loop_without_copying():
+    text = "abcdefghijklmnopqrstuvwxyz" * 3
+    ids = Vocabulary.from_text(text).encode(text)
+    windows, targets = sections(ids, len_per_section=5, skip=2)
+    expected = [(ids[i:i + 5], ids[i + 5]) for i in range(0, len(ids) - 5, 2)]
+    assert len(windows) == len(expected)
+    for (w, t), row, target in zip(expected, windows, targets, strict=True):
+        assert row.tolist() == w.tolist() and target == t
+    assert np.shares_memory(windows, ids)  # a view, not a copy
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"len_per_section": 0, "skip": 1}, "len_per_section"),
+    ({"len_per_section": 3, "skip": 0}, "skip"),
+    ({"len_per_section": 10, "skip": 1}, "too short"),
+])
+def test_sections_reject_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sections(np.arange(10), **kwargs)
+
+
+def test_original_one_hot_cost_is_about_70_gb(test_text):
+    cost = original_one_hot_bytes(len(test_text), 50, 2, 259)
+    assert cost["sections"] == len(range(0, len(test_text) - 50, 2)) == 644_253
+    assert cost["X"] == 644_253 * 50 * 259 * 8
+    assert 65e9 < cost["total"] < 70e9
+
+
+def test_batches_are_shifted_by_one_and_deterministic():
+    ids = np.arange(5000, dtype=np.int32) % 97
+    first = [b for b in batch_dataset(ids, 8, 20, seed=3).take(5)]
+    again = [b for b in batch_dataset(ids, 8, 20, seed=3).take(5)]
+    other = [b for b in batch_dataset(ids, 8, 20, seed=4).take(5)]
+    for (x, y), (x2, y2) in zip(first, again, strict=True):
+        assert x.shape == (8, 20) and y.shape == (8, 20)
+        np.testing.assert_array_equal(x.numpy()[:, 1:], y.numpy()[:, :-1])
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(first, other, strict=True))
+
+
+def test_batches_resume_exactly_where_they_left_off():
+    ids = np.arange(3000, dtype=np.int32) % 51
+    straight = [x.numpy() for x, _ in batch_dataset(ids, 4, 10, seed=0).take(40)]
+    resumed = [x.numpy() for x, _ in batch_dataset(ids, 4, 10, seed=0, start_step=25).take(15)]
+    for a, b in zip(straight[25:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_epoch_visits_every_window_once():
+    ids = np.arange(10 * 8 * 11, dtype=np.int32)
+    starts = set()
+    for x, _ in batch_dataset(ids, 8, 10, skip=11, seed=1).take(9):
+        starts.update(x.numpy()[:, 0].tolist())
+    assert len(starts) == 72  # 9 full batches of 8 distinct windows (80 windows exist)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"batch_size": 0, "len_per_section": 5}, "batch_size"),
+    ({"batch_size": 4, "len_per_section": 0}, "len_per_section"),
+    ({"batch_size": 100, "len_per_section": 50}, "fewer than batch_size"),
+])
+def test_batches_reject_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        batch_dataset(np.arange(1000) % 7, **kwargs)
