@@ -147,20 +147,23 @@ class Generator:
                 logits, states = self._step(tf.constant(next_ids[:, None], tf.int32), states)
         return [self.vocabulary.decode(row) for row in out]
 
-    def generate_by_refeeding(self, prompt: str, num_chars: int, seed: int = 0) -> str:
+    def generate_by_refeeding(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
+                              temperature=1.0, top_k=None, top_p=None, seed: int = 0) -> str:
         """The slow way, for comparison: re-read the whole text for every new character."""
+        check_sampling_options(temperature, top_k, top_p)
         rng = np.random.default_rng(seed)
         ids = list(self.prompt_ids(prompt))
+        start = len(ids)
         for _ in range(num_chars):
             logits, _ = self._prime(tf.constant([ids], tf.int32))
-            ids.append(int(sample_next_char(logits.numpy(), rng)[0]))
-        return self.vocabulary.decode(ids[len(ids) - num_chars:])
+            ids.append(int(sample_next_char(logits.numpy(), rng, temperature, top_k, top_p)[0]))
+        return self.vocabulary.decode(ids[start:])
 
 
 def chars_per_second(generator: Generator, prompt: str, num_chars: int, stateful=True) -> float:
     """Throughput of one generation at batch 1 (after a warm-up that compiles the steps)."""
-    run = (generator.generate if stateful else generator.generate_by_refeeding)
-    run(prompt, min(num_chars, 5))
+    run = generator.generate if stateful else generator.generate_by_refeeding
+    run(prompt, min(num_chars, 5))  # compiles the step functions
     started = time.perf_counter()
     run(prompt, num_chars)
     return num_chars / (time.perf_counter() - started)
