@@ -193,3 +193,21 @@ class CharLSTM(keras.Model):
         return dict(vocab_size=self.vocab_size, hidden_nodes=self.hidden_nodes,
                     num_layers=self.num_layers, embedding_dim=self.embedding_dim,
                     dropout=self.dropout_rate, cell=self.cell)
+
+
+def lstm_training_flops(batch_size: int, len_per_section: int, hidden_nodes: int,
+                        vocab_size: int, input_matmul: bool = False) -> int:
+    """Floating-point operations of one training step of a one-layer CharLSTM.
+
+    Counts the matrix products only (2 FLOPs per multiply-add); elementwise gate work is
+    small beside them. Forward per time step: the recurrent product ``B x H x 4H``, the
+    output layer ``B x H x V``, and with ``input_matmul`` (dense one-hot input, as the
+    original did) also ``B x V x 4H``; our id input replaces that last one by a row lookup.
+    The backward pass costs about twice the forward (a product for the inputs' gradient and
+    one for the weights'), so a training step is 3 times the forward.
+    """
+    per_step = hidden_nodes * 4 * hidden_nodes + hidden_nodes * vocab_size
+    if input_matmul:
+        per_step += vocab_size * 4 * hidden_nodes
+    forward = 2 * batch_size * len_per_section * per_step
+    return 3 * forward

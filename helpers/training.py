@@ -8,7 +8,8 @@ Everything a run needs to continue or be reused lives in its run directory ``out
 
     config.json        the TrainConfig
     vocabulary.json    the characters, in id order
-    history.json       step, train BPC, valid BPC, chars/s, elapsed seconds, one row per log
+    history.json       step, train and valid BPC, chars/s, elapsed seconds and peak memory,
+                       one row per log
     checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
                        is a pure function of (seed, step), so the step is its whole state
 """
@@ -159,6 +160,14 @@ def make_evaluator(model, inputs: np.ndarray, targets: np.ndarray, batch_size: i
     return evaluate
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux and macOS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
 def _want_progress_bar() -> bool:
     """A bar in Jupyter or a terminal; nothing in a log file or CI."""
     if "ipykernel" in sys.modules:
@@ -282,6 +291,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
                     "valid_bpc": evaluate(),
                     "chars_per_sec": window_steps * chars_per_step / seconds,
                     "elapsed": elapsed_before + time.perf_counter() - started,
+                    "peak_rss_mb": peak_rss_mb(),
                 }
                 history.append(row)
                 bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
