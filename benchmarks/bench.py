@@ -1,0 +1,240 @@
+"""Side-by-side measurements, in one run on one machine: python benchmarks/bench.py
+
+Prints and writes benchmarks/RESULTS.md:
+- training throughput (characters/s) of our FourGateLSTM, of keras.layers.LSTM, and of a
+  faithful TensorFlow 2 port of the original tutorial's graph, at the same sizes, and ratios;
+- the FLOP/s our training step achieves as a share of this machine's measured matmul peak;
+- sampling throughput at batch 1: stateful generation against re-feeding the whole prefix;
+- peak resident memory of a default training run (a separate process).
+Each figure is the median of several repeats, interleaved so that a noisy neighbour hits all
+variants alike. Quick check: python benchmarks/bench.py --repeats 1 --steps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from helpers.backend import keras, tf
+from helpers.model import CharLSTM, lstm_training_flops
+from helpers.paths import REPO_ROOT, relative
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+class OriginalGraph(keras.Model):
+    """The original tutorial's TF1 graph in TF2: one weight matrix per gate and per source
+    (8 products per step), dense one-hot input, the sequence unrolled in Python, predicting
+    only the character after each section. Its sigmoid candidate is kept too."""
+
+    def __init__(self, vocab_size, hidden):
+        super().__init__()
+        init = keras.initializers.TruncatedNormal(stddev=0.1, seed=0)
+        self.w = {g: self.add_weight(shape=(vocab_size, hidden), initializer=init, name=f"w_{g}")
+                  for g in "ifoc"}
+        self.u = {g: self.add_weight(shape=(hidden, hidden), initializer=init, name=f"u_{g}")
+                  for g in "ifoc"}
+        self.b = {g: self.add_weight(shape=(hidden,), initializer="zeros", name=f"b_{g}")
+                  for g in "ifoc"}
+        self.out_w = self.add_weight(shape=(hidden, vocab_size), initializer=init, name="ow")
+        self.out_b = self.add_weight(shape=(vocab_size,), initializer="zeros", name="ob")
+        self.hidden = hidden
+
+    def call(self, one_hot):
+        batch = tf.shape(one_hot)[0]
+        h = tf.zeros([batch, self.hidden])
+        c = tf.zeros([batch, self.hidden])
+        for t in range(one_hot.shape[1]):
+            x = one_hot[:, t]
+
+            def gate(g, x=x, h=h):
+                return tf.matmul(x, self.w[g]) + tf.matmul(h, self.u[g]) + self.b[g]
+
+            i, f, o = tf.sigmoid(gate("i")), tf.sigmoid(gate("f")), tf.sigmoid(gate("o"))
+            c = f * c + i * tf.sigmoid(gate("c"))  # sigmoid: the original's mistake
+            h = o * tf.tanh(c)
+        return tf.matmul(h, self.out_w) + self.out_b
+
+
+def _train_step(model, optimizer, loss_of):
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = loss_of(model, x, y)
+        grads = tape.gradient(loss, model.trainable_variables)
+        grads, _ = tf.clip_by_global_norm(grads, 1.0)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
+def _sequence_loss(model, x, y):
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+        y, model(x, training=True), from_logits=True))
+
+
+def _build_trainers(args):
+    vocab, hidden = args.vocab_size, args.hidden_nodes
+    trainers = {}
+    for name, cell in (("four_gate", "four_gate"), ("keras_lstm", "keras")):
+        model = CharLSTM(vocab, hidden, cell=cell).build_for()
+        trainers[name] = _train_step(model, keras.optimizers.Adam(1e-3), _sequence_loss)
+    original = OriginalGraph(vocab, hidden)
+
+    def original_loss(model, x, y):
+        logits = model(tf.one_hot(x, vocab))
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            y[:, -1], logits, from_logits=True))
+
+    # The original used SGD; the optimizer's cost is negligible beside the products.
+    trainers["original_port"] = _train_step(original, keras.optimizers.SGD(1e-2),
+                                            original_loss)
+    return trainers
+
+
+def measure_training(args) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    shape = (args.batch_size, args.len_per_section)
+    x = tf.constant(rng.integers(1, args.vocab_size, shape), tf.int32)
+    y = tf.constant(rng.integers(1, args.vocab_size, shape), tf.int32)
+    trainers = _build_trainers(args)
+    for step in trainers.values():
+        step(x, y).numpy()  # compile
+    samples = {name: [] for name in trainers}
+    for _ in range(args.repeats):
+        for name, step in trainers.items():  # interleaved: noise hits every variant alike
+            started = time.perf_counter()
+            for _ in range(args.steps):
+                loss = step(x, y)
+            loss.numpy()
+            seconds = (time.perf_counter() - started) / args.steps
+            samples[name].append(args.batch_size * args.len_per_section / seconds)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def measure_matmul_peak(repeats: int) -> float:
+    """Dense float32 matmul FLOP/s at 2048^3, the machine's practical peak."""
+    a, b = tf.random.normal([2048, 2048]), tf.random.normal([2048, 2048])
+    tf.matmul(a, b).numpy()
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(5):
+            out = tf.matmul(a, b)
+        out.numpy()
+        rates.append(5 * 2 * 2048 ** 3 / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def measure_sampling(args) -> dict[str, float]:
+    from helpers.encoding import Vocabulary
+    from helpers.sampling import Generator, chars_per_second
+
+    chars = tuple(chr(c) for c in range(32, 32 + args.vocab_size - 1))
+    vocab = Vocabulary(chars)
+    model = CharLSTM(len(vocab), args.hidden_nodes).build_for()
+    generator = Generator(model, vocab)
+    prompt = "I plan to make the world a better place"
+    stateful = [chars_per_second(generator, prompt, 500, stateful=True)
+                for _ in range(args.repeats)]
+    refeed = [chars_per_second(generator, prompt, 100, stateful=False)
+              for _ in range(args.repeats)]
+    return {"stateful": statistics.median(stateful), "refeed": statistics.median(refeed)}
+
+
+def measure_default_run_memory(steps: int) -> float:
+    """Peak RSS of a default-configuration training run, in a process of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        code = ("from helpers.training import TrainConfig, train; "
+                f"h = train(TrainConfig(max_steps={steps}, log_every={steps}, "
+                f"save_every={steps}, output_dir={tmp!r}), progress=False, verbose=False); "
+                "print(h[-1]['peak_rss_mb'])")
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
+                             capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden-nodes", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--len-per-section", type=int, default=100)
+    parser.add_argument("--vocab-size", type=int, default=260)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="training steps per repeat")
+    parser.add_argument("--memory-steps", type=int, default=100)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    print(f"training at hidden={args.hidden_nodes} batch={args.batch_size} "
+          f"len={args.len_per_section} vocab={args.vocab_size}, {args.repeats} repeats", flush=True)
+    training = measure_training(args)
+    peak = measure_matmul_peak(args.repeats)
+    flops = lstm_training_flops(args.batch_size, args.len_per_section, args.hidden_nodes,
+                                args.vocab_size)
+    step_seconds = args.batch_size * args.len_per_section / training["four_gate"]
+    achieved = flops / step_seconds
+    print("sampling at batch 1", flush=True)
+    sampling = measure_sampling(args)
+    print("peak memory of a default training run", flush=True)
+    memory = measure_default_run_memory(args.memory_steps)
+
+    rows = [
+        ("training chars/s, FourGateLSTM (ours)", f"{training['four_gate']:,.0f}"),
+        ("training chars/s, keras.layers.LSTM", f"{training['keras_lstm']:,.0f}"),
+        ("training chars/s, original graph ported to TF2", f"{training['original_port']:,.0f}"),
+        ("ours / keras.layers.LSTM", f"{training['four_gate'] / training['keras_lstm']:.2f}x"),
+        ("ours / original port", f"{training['four_gate'] / training['original_port']:.2f}x"),
+        ("matmul peak (2048^3, float32)", f"{peak / 1e9:,.1f} GFLOP/s"),
+        ("our training step", f"{achieved / 1e9:,.1f} GFLOP/s = {achieved / peak:.0%} of peak"),
+        ("sampling chars/s at batch 1, stateful", f"{sampling['stateful']:,.0f}"),
+        ("sampling chars/s at batch 1, re-feeding the prefix", f"{sampling['refeed']:,.0f}"),
+        ("stateful / re-feeding", f"{sampling['stateful'] / sampling['refeed']:.1f}x"),
+        (f"peak RSS, default training run ({args.memory_steps} steps)", f"{memory:,.0f} MB"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    if args.no_write:
+        return
+    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
+                "keras": keras.__version__, "numpy": np.__version__}
+    lines = [
+        "# Benchmark results", "",
+        f"Written by `python benchmarks/bench.py` (medians of {args.repeats} interleaved "
+        f"repeats of {args.steps} steps) on {platform.machine()} with "
+        f"{_cpu_count()} cores, {platform.system()}; versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+        f"Sizes: hidden_nodes={args.hidden_nodes}, batch_size={args.batch_size}, "
+        f"len_per_section={args.len_per_section}, vocabulary={args.vocab_size}.", "",
+        "FLOP count of a training step (matrix products only, 2 FLOPs per multiply-add, "
+        "backward = 2x forward): `3 * 2 * B * T * (H*4H + H*V)` with one-hot input as a row "
+        f"lookup: {flops / 1e9:,.2f} GFLOP here.", "",
+        "| measure | value |", "| --- | --- |",
+        *[f"| {name} | {value} |" for name, value in rows], "",
+        "Raw: `" + json.dumps({"training": training, "sampling": sampling,
+                               "matmul_peak": peak, "peak_rss_mb": memory}) + "`", "",
+    ]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {relative(RESULTS)}")
+
+
+def _cpu_count():
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    main()
