@@ -290,8 +290,6 @@ Saved to the run directory as `samples.txt` (and `samples.json` for scripts).
 """),
     code("""
 # NBVAL_IGNORE_OUTPUT
-import json
-
 from helpers.paths import relative, write_json
 
 text = generator.generate(test_start, num_chars, temperature, top_k, top_p, seed)[0]
