@@ -1,14 +1,18 @@
 """Run the notebooks from the command line with papermill: the main job, and sweeps.
 
-    python -m helpers.runs main [--name NAME] [-p max_steps 3000 ...]
+    python -m helpers.runs main [--name NAME] [-p max_steps 3000 ...] [--outputs DIR]
     python -m helpers.runs sweep --param max_steps 100 300 1000 [--param hidden_nodes 128 256]
-                                 [--name NAME] [-p name value ...] [--fail-fast]
+                                 [--name NAME] [-p name value ...] [--fail-fast] [--outputs DIR]
 
 A run executes ``04_training`` then ``05_sampling`` into its own directory; each notebook
 receives the ``-p`` parameters it declares (``--help-notebook`` in papermill lists them).
 Results are read back from the JSON files the notebooks write, never scraped from outputs.
 Running the same name again resumes: training continues from its last checkpoint and a
-sweep skips the combinations already complete.
+sweep skips the combinations already complete (it refuses to mix in a complete combination
+that was run with other fixed parameters). A sweep writes a failing combination's error to
+its ``error.json``, goes on with the others, and exits with status 1 at the end.
+
+``--outputs DIR`` puts everything under DIR instead of the repository's ``outputs/``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.paths import OUTPUTS, REPO_ROOT, relative, write_json
@@ -32,6 +37,10 @@ COMPARING = NOTEBOOKS / "06_comparing_runs.ipynb"
 # The main job's own defaults, over the notebooks' quicker ones (benchmarks/RESULTS.md has
 # the measurements behind them): about 15 minutes on a 2-core laptop.
 MAIN_DEFAULTS = {"max_steps": 3000, "log_every": 100, "save_every": 250}
+
+
+# Set by this module for every run: the run directory itself.
+RESERVED = ("output_dir", "run_dir")
 
 
 class RunError(RuntimeError):
@@ -61,10 +70,17 @@ def notebook_parameters(path: Path) -> dict:
 def split_parameters(parameters: dict) -> tuple[dict, dict]:
     """Route each parameter to the notebooks that declare it; unknown names are an error."""
     training, sampling = notebook_parameters(TRAINING), notebook_parameters(SAMPLING)
+    reserved = sorted(set(parameters) & set(RESERVED))
+    if reserved:
+        raise ValueError(f"{', '.join(reserved)} cannot be set here: helpers.runs chooses the "
+                         "run directory (use --name, and --outputs for another folder)")
     unknown = sorted(set(parameters) - set(training) - set(sampling))
     if unknown:
+        def settable(names):
+            return ", ".join(n for n in names if n not in RESERVED)
+
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; 04_training takes "
-                         f"{', '.join(training)} and 05_sampling takes {', '.join(sampling)}")
+                         f"{settable(training)} and 05_sampling takes {settable(sampling)}")
     return ({k: v for k, v in parameters.items() if k in training},
             {k: v for k, v in parameters.items() if k in sampling})
 
@@ -91,15 +107,26 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     _execute(SAMPLING, run_dir / SAMPLING.name, {**sampling, "run_dir": rel}, progress)
     metrics = collect_metrics(run_dir)
     metrics["wall_time_s"] = time.perf_counter() - started
+    metrics["parameters"] = parameters
     write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
 def collect_metrics(run_dir: Path) -> dict:
-    """The figures of a finished run, from the files its notebooks wrote."""
+    """The figures of a run, from the files its notebooks wrote.
+
+    Needs ``history.json`` with at least one row; ``config.json`` and ``samples.json`` are
+    optional (a run that 05_sampling has not sampled from yet has an empty sample).
+    """
+    run_dir = Path(run_dir)
     history = json.loads((run_dir / "history.json").read_text("utf-8"))
-    config = json.loads((run_dir / "config.json").read_text("utf-8"))
-    samples = json.loads((run_dir / "samples.json").read_text("utf-8"))
+    if not history:
+        raise ValueError(f"{relative(run_dir / 'history.json')} is empty: training never "
+                         "reached its first log")
+    config_path, samples_path = run_dir / "config.json", run_dir / "samples.json"
+    config = json.loads(config_path.read_text("utf-8")) if config_path.exists() else {}
+    samples = json.loads(samples_path.read_text("utf-8")) if samples_path.exists() \
+        else {"prompt": "", "samples": [{"text": ""}]}
     last = history[-1]
     return {
         "steps": last["step"],
@@ -115,8 +142,8 @@ def collect_metrics(run_dir: Path) -> dict:
     }
 
 
-def main_job(name: str, parameters: dict) -> int:
-    run_dir = OUTPUTS / "runs" / name
+def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
+    run_dir = Path(outputs or OUTPUTS) / "runs" / name
     print(f"main job: training and sampling into {relative(run_dir)} "
           f"(parameters: {parameters or 'defaults'})", flush=True)
     metrics = run_notebooks(run_dir, {**MAIN_DEFAULTS, **parameters})
@@ -131,44 +158,95 @@ def main_job(name: str, parameters: dict) -> int:
 
 
 def combination_name(combo: dict) -> str:
-    return ",".join(f"{k}={v}" for k, v in combo.items())
+    name = ",".join(f"{k}={v}" for k, v in combo.items())
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"the combination {name!r} cannot name a directory; sweep values "
+                         "must not contain slashes or start with a dot")
+    return name
+
+
+@dataclass
+class SweepResult:
+    """What ``sweep`` returns: where it wrote, one summary row per combination run."""
+
+    sweep_dir: Path
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [row for row in self.rows if row["status"] != "ok"]
+
+
+def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> None:
+    """A complete combination is reused only if it was run with the same parameters."""
+    for combo in combos:
+        metrics_path = sweep_dir / combination_name(combo) / "metrics.json"
+        if not metrics_path.exists():
+            continue
+        before = json.loads(metrics_path.read_text("utf-8")).get("parameters")
+        now = {**fixed, **combo}
+        if before is not None and before != now:
+            def shown(values, k):
+                return repr(values[k]) if k in values else "the default"
+
+            changes = ", ".join(f"{k}: {shown(before, k)} there, {shown(now, k)} now"
+                                for k in sorted(set(before) | set(now))
+                                if before.get(k) != now.get(k))
+            raise ValueError(f"{relative(metrics_path.parent)} was run with other parameters "
+                             f"({changes}); choose another --name, or delete that folder")
 
 
 def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
-          fail_fast: bool = False, progress: bool = True) -> Path:
-    """One run per combination of ``grid``, then summary.csv and 06_comparing_runs."""
+          fail_fast: bool = False, progress: bool = True,
+          outputs: Path | None = None) -> SweepResult:
+    """One run per combination of ``grid``, then summary.csv and 06_comparing_runs.
+
+    A failing combination is recorded in its ``error.json`` and the others still run (with
+    ``fail_fast``, the sweep stops there, writes summary.csv and skips 06). The result's
+    ``failures`` lists the combinations that did not finish.
+    """
     if not grid:
         raise ValueError("a sweep needs at least one --param NAME VALUE [VALUE ...]")
+    both = sorted(set(grid) & set(fixed))
+    if both:
+        raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = name or "-".join(grid)
-    sweep_dir = OUTPUTS / "sweeps" / name
+    sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    _check_complete_runs(combos, fixed, sweep_dir)
     print(f"sweep {name}: {len(combos)} runs into {relative(sweep_dir)}", flush=True)
-    rows = []
+    result = SweepResult(sweep_dir)
     for combo in combos:
         run_dir = sweep_dir / combination_name(combo)
         done, failed = run_dir / "metrics.json", run_dir / "error.json"
         if done.exists():
-            print(f"  {run_dir.name}: already complete, skipped")
+            print(f"  {run_dir.name}: already complete, skipped", flush=True)
         else:
             print(f"  {run_dir.name}: running", flush=True)
             failed.unlink(missing_ok=True)
             try:
                 run_notebooks(run_dir, {**fixed, **combo}, progress)
             except Exception as exc:  # recorded, and the other combinations still run
+                run_dir.mkdir(parents=True, exist_ok=True)
                 write_json(failed, {"error": f"{type(exc).__name__}: {exc}",
                                     "traceback": traceback.format_exc()})
                 print(f"  {run_dir.name}: FAILED: {exc}", flush=True)
-                if fail_fast:
-                    raise
-        rows.append(_summary_row(combo, run_dir))
-    _write_summary(sweep_dir / "summary.csv", rows)
+        result.rows.append(_summary_row(combo, run_dir))
+        if fail_fast and result.failures:
+            break
+    _write_summary(sweep_dir / "summary.csv", result.rows)
+    if fail_fast and result.failures:
+        print(f"sweep {name}: stopped at the first failure (--fail-fast), after "
+              f"{len(result.rows)} of {len(combos)} runs; see "
+              f"{relative(sweep_dir / result.failures[0]['run'] / 'error.json')}", flush=True)
+        return result
     _execute(COMPARING, sweep_dir / COMPARING.name, {"sweep_dir": relative(sweep_dir)},
              progress)
-    failures = [r for r in rows if r["status"] != "ok"]
-    print(f"sweep {name}: {len(rows) - len(failures)} complete, {len(failures)} failed; "
-          f"see {relative(sweep_dir / 'summary.csv')} and {relative(sweep_dir / COMPARING.name)}")
-    return sweep_dir
+    print(f"sweep {name}: {len(result.rows) - len(result.failures)} complete, "
+          f"{len(result.failures)} failed; see {relative(sweep_dir / 'summary.csv')} and "
+          f"{relative(sweep_dir / COMPARING.name)}", flush=True)
+    return result
 
 
 SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_per_sec",
@@ -217,21 +295,29 @@ def main(argv=None) -> int:
     for command in (main_cmd, sweep_cmd):
         command.add_argument("-p", "--parameter", nargs=2, action="append",
                              metavar=("NAME", "VALUE"), help="a notebook parameter")
+        command.add_argument("--outputs", type=Path, default=None, metavar="DIR",
+                             help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
     fixed = _parameter_pairs(args.parameter)
     try:
         if args.command == "main":
-            return main_job(args.name, fixed)
+            return main_job(args.name, fixed, args.outputs)
         grid = {}
         for name, *values in args.param:
             if not values:
                 parser.error(f"--param {name} needs at least one value")
+            if name in grid:
+                parser.error(f"--param {name} is given twice; list all its values once")
             grid[name] = [parse_value(v) for v in values]
-        sweep(grid, fixed, args.name, args.fail_fast)
-        return 0
+        result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs)
     except (RunError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if result.failures:
+        print(f"error: {len(result.failures)} run(s) failed: "
+              f"{', '.join(row['run'] for row in result.failures)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -102,18 +102,25 @@ class Generator:
     def __init__(self, model, vocabulary: Vocabulary):
         self.model = model
         self.vocabulary = vocabulary
+        layers, units = model.num_layers, model.hidden_nodes
 
-        @tf.function(reduce_retracing=True)
-        def step(ids, states):
+        def step(ids, *flat_states):
+            states = [list(flat_states[2 * n : 2 * n + 2]) for n in range(layers)]
             logits, states = model(ids, states=states, return_state=True, training=False)
-            return logits[:, -1], states
+            return (logits[:, -1], *[t for pair in states for t in pair])
+
+        # One concrete function with flat tensor arguments: per character, a call costs far
+        # less than a tf.function call that has to inspect nested Python structures.
+        state_spec = tf.TensorSpec([None, units], tf.float32)
+        self._step = tf.function(step).get_concrete_function(
+            tf.TensorSpec([None, 1], tf.int32), *[state_spec] * (2 * layers))
 
         @tf.function(reduce_retracing=True)
         def prime(ids):
             logits, states = model(ids, return_state=True, training=False)
-            return logits[:, -1], states
+            return (logits[:, -1], *[t for pair in states for t in pair])
 
-        self._step, self._prime = step, prime
+        self._prime = prime
 
     def prompt_ids(self, prompt: str) -> np.ndarray:
         """The prompt's ids; unknown characters warn and become the unknown id."""
@@ -138,13 +145,14 @@ class Generator:
             return []
         rng = np.random.default_rng(seed)
         ids = np.repeat(self.prompt_ids(prompt)[None, :], num_samples, axis=0)
-        logits, states = self._prime(tf.constant(ids))
+        logits, *states = self._prime(tf.constant(ids))
         out = np.zeros((num_samples, num_chars), np.int32)
         for t in range(num_chars):
-            next_ids = sample_next_char(logits.numpy(), rng, temperature, top_k, top_p)
+            next_ids = sample_next_char(_known_only(logits), rng, temperature, top_k, top_p)
             out[:, t] = next_ids
             if t + 1 < num_chars:
-                logits, states = self._step(tf.constant(next_ids[:, None], tf.int32), states)
+                logits, *states = self._step(tf.constant(next_ids[:, None], tf.int32),
+                                             *states)
         return [self.vocabulary.decode(row) for row in out]
 
     def generate_by_refeeding(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
@@ -155,9 +163,17 @@ class Generator:
         ids = list(self.prompt_ids(prompt))
         start = len(ids)
         for _ in range(num_chars):
-            logits, _ = self._prime(tf.constant([ids], tf.int32))
-            ids.append(int(sample_next_char(logits.numpy(), rng, temperature, top_k, top_p)[0]))
+            logits = self._prime(tf.constant([ids], tf.int32))[0]
+            ids.append(int(sample_next_char(_known_only(logits), rng, temperature, top_k,
+                                            top_p)[0]))
         return self.vocabulary.decode(ids[start:])
+
+
+def _known_only(logits) -> np.ndarray:
+    """Logits with the unknown id ruled out: it stands for no character we could print."""
+    logits = np.array(logits, dtype=np.float64)
+    logits[:, UNKNOWN_ID] = -np.inf
+    return logits
 
 
 def chars_per_second(generator: Generator, prompt: str, num_chars: int, stateful=True) -> float:

@@ -114,3 +114,17 @@ def test_empty_prompt_is_allowed(generator):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(generator.generate("", 15, seed=0)[0]) == 15
+
+
+def test_the_unknown_id_is_never_generated():
+    vocab = Vocabulary.from_text("ab")
+    model = CharLSTM(len(vocab), 4).build_for()
+    # Make the unknown id by far the likeliest: it must still never be drawn.
+    kernel, bias = model.logits.get_weights()
+    bias[0] = 50.0
+    model.logits.set_weights([kernel, bias])
+    generator = Generator(model, vocab)
+    for temperature in (0, 1.0):
+        text = generator.generate("ab", 30, temperature=temperature, seed=0)[0]
+        assert set(text) <= {"a", "b"}
+    assert set(generator.generate_by_refeeding("ab", 10, temperature=0)) <= {"a", "b"}

@@ -1,0 +1,334 @@
+"""helpers.runs and the papermill side of notebooks 04-06, with real notebook executions.
+
+Every notebook run costs a kernel start and a TensorFlow import (about 20 s on 2 cores), so
+the runs are shared: one sweep of two tiny combinations, killed after its first run and run
+again, serves the sweep, resume and comparison tests; the failing sweep reuses its finished
+run. Sizes are tiny; ``max_steps`` is 100 because 04's summary cell looks for a log at step
+100 or later.
+"""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import nbformat
+import papermill
+import pytest
+
+from helpers import runs
+from helpers.paths import REPO_ROOT, relative
+
+TINY = {"hidden_nodes": 8, "batch_size": 4, "len_per_section": 16, "log_every": 50,
+        "save_every": 50, "num_chars": 20}
+TINY_ARGS = [arg for name, value in TINY.items() for arg in ("-p", name, str(value))]
+TRAINING_TINY = {k: v for k, v in TINY.items() if k != "num_chars"}
+METRICS_FIELDS = {"steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_per_sec",
+                  "training_time_s", "wall_time_s", "peak_rss_mb", "sample", "prompt",
+                  "config", "parameters"}
+
+
+def read_json(path):
+    return json.loads(path.read_text("utf-8"))
+
+
+def read_summary(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def errors_in(notebook_path):
+    nb = nbformat.read(notebook_path, as_version=4)
+    return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+            if out.output_type == "error"]
+
+
+def stdout_of(notebook_path):
+    nb = nbformat.read(notebook_path, as_version=4)
+    return "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for out in cell.outputs if out.output_type == "stream")
+
+
+def sweep_command(outputs, *args):
+    return [sys.executable, "-m", "helpers.runs", "sweep", "--outputs", str(outputs), *args]
+
+
+def kernels_started_by(pid):
+    """Jupyter kernels launched by process ``pid`` (they run in sessions of their own)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"JPY_PARENT_PID={pid}".encode() in environ:
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="module")
+def resumed_sweep(outputs):
+    """A sweep killed (SIGKILL) during its second run, then run again."""
+    command = sweep_command(outputs, "--name", "tiny", "--param", "max_steps", "100", "120",
+                            *TINY_ARGS)
+    sweep_dir = outputs / "sweeps" / "tiny"
+    first, second = sweep_dir / "max_steps=100", sweep_dir / "max_steps=120"
+    log_path = outputs / "killed.log"
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            # Killed once the first run is complete and the second is training.
+            while not (first / "metrics.json").exists() or not (second / "config.json").exists():
+                assert proc.poll() is None, f"the sweep ended early:\n{log_path.read_text()}"
+                assert time.perf_counter() - started < 300, "the sweep took over 5 min"
+                time.sleep(0.1)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            # A kernel runs in its own session; it would exit by itself once it notices
+            # that its parent died, but it must not write into the run meanwhile.
+            for pid in kernels_started_by(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+    assert not (second / "metrics.json").exists()
+    before = {name: (first / name).stat().st_mtime_ns
+              for name in ("04_training.ipynb", "05_sampling.ipynb", "metrics.json")}
+    rerun = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    fields, rows = read_summary(sweep_dir / "summary.csv")
+    comparison = sweep_dir / runs.COMPARING.name
+    return SimpleNamespace(
+        dir=sweep_dir, first=first, second=second, mtimes_before=before, rerun=rerun,
+        killed_log=log_path.read_text(), fields=fields, rows=rows,
+        # Later tests extend this sweep: keep what it wrote now.
+        comparison_errors=errors_in(comparison), comparison_text=stdout_of(comparison))
+
+
+def test_sweep_writes_summary_metrics_notebooks_and_comparison(resumed_sweep):
+    sweep = resumed_sweep
+    assert sweep.rerun.returncode == 0, sweep.rerun.stdout + sweep.rerun.stderr
+    assert sweep.fields[:4] == ["run", "max_steps", "status", "error"]
+    assert set(runs.SUMMARY_FIELDS) <= set(sweep.fields)
+    assert [(r["run"], r["max_steps"], r["status"]) for r in sweep.rows] == [
+        ("max_steps=100", "100", "ok"), ("max_steps=120", "120", "ok")]
+    for row, run_dir, steps in zip(sweep.rows, (sweep.first, sweep.second), (100, 120),
+                                   strict=True):
+        metrics = read_json(run_dir / "metrics.json")
+        assert set(metrics) == METRICS_FIELDS
+        assert metrics["steps"] == int(row["steps"]) == steps
+        assert metrics["parameters"] == {**TINY, "max_steps": steps}
+        assert metrics["config"]["hidden_nodes"] == 8
+        assert metrics["config"]["output_dir"] == relative(run_dir)
+        assert 0 < metrics["valid_bpc"] == float(row["valid_bpc"]) < 9
+        assert metrics["wall_time_s"] > metrics["training_time_s"] > 0
+        for notebook in ("04_training.ipynb", "05_sampling.ipynb"):
+            assert (run_dir / notebook).exists() and not errors_in(run_dir / notebook)
+        samples = read_json(run_dir / "samples.json")
+        assert samples["step"] == steps
+        assert len(samples["samples"][0]["text"]) == TINY["num_chars"]
+        assert metrics["sample"] == row["sample"] == samples["samples"][0]["text"]
+    assert not sweep.comparison_errors
+    assert "2 finished, 0 failed" in sweep.comparison_text
+    assert "no failed runs" in sweep.comparison_text
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(resumed_sweep):
+    sweep = resumed_sweep
+    assert "max_steps=120: running" in sweep.killed_log
+    assert "sweep tiny: 2 complete" not in sweep.killed_log
+    out = sweep.rerun.stdout
+    assert "max_steps=100: already complete, skipped" in out
+    assert "max_steps=120: running" in out
+    after = {name: (sweep.first / name).stat().st_mtime_ns for name in sweep.mtimes_before}
+    assert after == sweep.mtimes_before
+    assert [row["step"] for row in read_json(sweep.second / "history.json")] == [50, 100, 120]
+
+
+def test_same_max_steps_prefix_trains_identically(resumed_sweep):
+    """The claim notebook 06 makes: runs that differ in max_steps share their first steps."""
+    short = read_json(resumed_sweep.first / "history.json")
+    long = read_json(resumed_sweep.second / "history.json")
+    for a, b in zip(short, long, strict=False):
+        assert (a["step"], a["train_bpc"], a["valid_bpc"]) == \
+            (b["step"], b["train_bpc"], b["valid_bpc"])
+
+
+def test_complete_run_with_other_parameters_is_not_reused(resumed_sweep, outputs):
+    with pytest.raises(ValueError, match=r"max_steps=100 was run with other parameters "
+                                         r"\(hidden_nodes: 8 there, 16 now"):
+        runs.sweep({"max_steps": [100]}, {**TINY, "hidden_nodes": 16}, name="tiny",
+                   outputs=outputs, progress=False)
+
+
+@pytest.fixture(scope="module")
+def failing_sweep(resumed_sweep, outputs):
+    """The same sweep extended by a value that fails; max_steps=100 is reused, not rerun."""
+    before = resumed_sweep.first.joinpath("04_training.ipynb").stat().st_mtime_ns
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = runs.main(["sweep", "--outputs", str(outputs), "--name", "tiny",
+                          "--param", "max_steps", "100", "-5", *TINY_ARGS])
+    return SimpleNamespace(code=code, dir=resumed_sweep.dir, first=resumed_sweep.first,
+                           mtime_before=before, out=out.getvalue(), err=err.getvalue())
+
+
+def test_failing_combination_is_recorded_and_the_others_still_run(failing_sweep):
+    sweep = failing_sweep
+    assert sweep.code == 1
+    assert "max_steps=100: already complete, skipped" in sweep.out
+    assert "1 run(s) failed: max_steps=-5" in sweep.err
+    assert sweep.first.joinpath("04_training.ipynb").stat().st_mtime_ns == sweep.mtime_before
+    failed = sweep.dir / "max_steps=-5"
+    error = read_json(failed / "error.json")
+    assert "max_steps must be a positive integer, got -5" in error["error"]
+    assert "04_training.ipynb" in error["error"] and error["traceback"]
+    [shown] = errors_in(failed / "04_training.ipynb")
+    assert shown.ename == "ValueError" and "max_steps" in shown.evalue
+    assert not (failed / "metrics.json").exists()
+    _, rows = read_summary(sweep.dir / "summary.csv")
+    assert [(r["run"], r["status"]) for r in rows] == [("max_steps=100", "ok"),
+                                                      ("max_steps=-5", "failed")]
+    assert "max_steps must be a positive integer" in rows[1]["error"]
+    # 06 ran on the sweep anyway, and lists the failure with its message.
+    comparison = sweep.dir / runs.COMPARING.name
+    assert not errors_in(comparison)
+    text = stdout_of(comparison)
+    assert "1 finished, 1 failed" in text
+    assert "max_steps=-5:\n    RunError: 04_training.ipynb failed" in text
+
+
+def test_fail_fast_stops_at_the_first_failure(outputs, capsys):
+    code = runs.main(["sweep", "--outputs", str(outputs), "--name", "failfast", "--fail-fast",
+                      "--param", "learning_rate", "-5", "0.01", *TINY_ARGS])
+    err = capsys.readouterr().err
+    assert code == 1 and "learning_rate=-5" in err
+    sweep_dir = outputs / "sweeps" / "failfast"
+    error = read_json(sweep_dir / "learning_rate=-5" / "error.json")["error"]
+    assert "learning_rate must be a positive number, got -5" in error
+    assert not (sweep_dir / "learning_rate=0.01").exists()
+    assert not (sweep_dir / runs.COMPARING.name).exists()
+    _, rows = read_summary(sweep_dir / "summary.csv")
+    assert [(r["run"], r["status"]) for r in rows] == [("learning_rate=-5", "failed")]
+
+
+def test_comparison_without_a_sweep_reads_run_directories(resumed_sweep, tmp_path):
+    """06's default: the runs under a folder, as 04 and 05 leave outputs/runs/notebook (no
+    metrics.json) in a fresh clone."""
+    runs_dir = tmp_path / "runs"
+    for run_dir in (resumed_sweep.first, resumed_sweep.second):
+        shutil.copytree(run_dir, runs_dir / run_dir.name)
+    (runs_dir / "max_steps=120" / "metrics.json").unlink()
+    (runs_dir / "unfinished").mkdir()
+    executed = tmp_path / "06.ipynb"
+    papermill.execute_notebook(str(runs.COMPARING), str(executed), kernel_name="python3",
+                               parameters={"sweep_dir": None, "runs_dir": str(runs_dir)},
+                               cwd=str(runs.NOTEBOOKS), progress_bar=False)
+    text = stdout_of(executed)
+    assert "sweep_dir is None: comparing the runs under" in text
+    assert "2 finished, 1 failed" in text
+    assert "no metrics.json in max_steps=120: figures computed from history.json" in text
+    assert "unfinished:\n    no history.json" in text
+    # The settings in which the runs differ stand in for the swept parameters.
+    header = next(line for line in text.splitlines() if line.startswith("run "))
+    assert header.split()[:3] == ["run", "max_steps", "status"]
+
+
+def test_comparison_of_a_missing_sweep_says_how_to_make_one(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError) as caught:
+        papermill.execute_notebook(str(runs.COMPARING), str(tmp_path / "06.ipynb"),
+                                   parameters={"sweep_dir": "outputs/sweeps/no-such-sweep"},
+                                   kernel_name="python3", cwd=str(runs.NOTEBOOKS),
+                                   progress_bar=False)
+    assert caught.value.ename == "FileNotFoundError"
+    assert "'outputs/sweeps/no-such-sweep' does not exist" in caught.value.evalue
+    assert "python -m helpers.runs sweep --param" in caught.value.evalue
+
+
+@pytest.mark.parametrize("cwd", ["repo root", "notebooks"])
+def test_plain_papermill_trains_from_any_working_directory(cwd, tmp_path):
+    folder = REPO_ROOT if cwd == "repo root" else REPO_ROOT / "notebooks"
+    notebook = os.path.relpath(runs.TRAINING, folder)
+    run_dir = tmp_path / "run"
+    args = [arg for name, value in {**TRAINING_TINY, "max_steps": 100}.items()
+            for arg in ("-p", name, str(value))]
+    # A relative output_dir means relative to the repository root, whatever the cwd.
+    result = subprocess.run([sys.executable, "-m", "papermill", notebook,
+                             str(tmp_path / "04.ipynb"), *args, "-p", "output_dir",
+                             relative(run_dir), "--no-progress-bar"],
+                            cwd=folder, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not errors_in(tmp_path / "04.ipynb")
+    assert [row["step"] for row in read_json(run_dir / "history.json")] == [50, 100]
+    assert read_json(run_dir / "config.json")["batch_size"] == 4
+
+
+def test_plain_papermill_names_a_bad_parameter(tmp_path):
+    executed = tmp_path / "04.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "papermill", "notebooks/04_training.ipynb", str(executed),
+         "-p", "batch_size", "0", "-p", "output_dir", str(tmp_path / "run"),
+         "--no-progress-bar"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "batch_size must be a positive integer, got 0" in result.stderr
+    [error] = errors_in(executed)
+    assert error.ename == "ValueError"
+    assert error.evalue == "batch_size must be a positive integer, got 0"
+    assert not (tmp_path / "run").exists()  # stopped before any work
+
+
+@pytest.mark.parametrize("text, value", [
+    ("3", 3), ("-5", -5), ("0.5", 0.5), ("1e-3", 0.001), ("True", True), ("False", False),
+    ("None", None), ("test", "test"), ("outputs/runs", "outputs/runs"), ("true", "true"),
+])
+def test_parse_value_follows_papermill(text, value):
+    parsed = runs.parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_unknown_parameter_lists_the_valid_ones(tmp_path, capsys):
+    code = runs.main(["sweep", "--outputs", str(tmp_path), "--param", "hidden_nodez", "8", "16"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "unknown parameter(s) hidden_nodez" in err
+    assert "04_training takes batch_size, max_steps" in err and "hidden_nodes" in err
+    assert "05_sampling takes" in err and "temperature" in err
+    assert "output_dir" not in err and "run_dir" not in err  # set by helpers.runs itself
+    assert not any(tmp_path.iterdir())  # nothing ran
+    assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_step", "5"]) == 1
+    assert "unknown parameter(s) max_step" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-p", "output_dir", "x", "--param", "max_steps", "1"], "helpers.runs chooses the run"),
+    (["-p", "max_steps", "5", "--param", "max_steps", "1", "2"], "both swept (--param) and "
+                                                                  "fixed (-p)"),
+    (["--param", "train_split", "../x"], "cannot name a directory"),
+])
+def test_sweep_rejects_inconsistent_requests(argv, message, tmp_path, capsys):
+    assert runs.main(["sweep", "--outputs", str(tmp_path), *argv]) == 1
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_parameter_given_twice_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as caught:
+        runs.main(["sweep", "--outputs", str(tmp_path), "--param", "max_steps", "1",
+                   "--param", "max_steps", "2"])
+    assert caught.value.code == 2
