@@ -65,8 +65,12 @@ class FourGateLSTM(keras.layers.Layer):
             return tf.gather(self.kernel, inputs) + self.bias
         return tf.einsum("btd,dk->btk", inputs, self.kernel) + self.bias
 
-    def step(self, projected_x, h, c):
-        """One time step: the four gates from one fused product, then split."""
+    def step(self, projected_x, h, c, return_gates=False):
+        """One time step: the four gates from one fused product, then split.
+
+        ``return_gates=True`` also returns the gates ``(i, f, g, o)``, to look inside the
+        layer (``helpers.inspect_lstm``) with this same code.
+        """
         z = projected_x + tf.matmul(h, self.recurrent_kernel)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
         i = tf.sigmoid(z_i)
@@ -75,6 +79,8 @@ class FourGateLSTM(keras.layers.Layer):
         o = tf.sigmoid(z_o)
         c = f * c + i * g
         h = o * tf.tanh(c)
+        if return_gates:
+            return h, c, (i, f, g, o)
         return h, c
 
     def call(self, inputs, initial_state=None, training=None):

@@ -22,6 +22,7 @@ import csv
 import itertools
 import json
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ COMPARING = NOTEBOOKS / "06_comparing_runs.ipynb"
 
 # The main job's own defaults, over the notebooks' quicker ones (benchmarks/RESULTS.md has
 # the measurements behind them): about 15 minutes on a 2-core laptop.
-MAIN_DEFAULTS = {"max_steps": 3000, "log_every": 100, "save_every": 250}
+MAIN_DEFAULTS = {"max_steps": 2000, "log_every": 100, "save_every": 250}
 
 
 # Set by this module for every run: the run directory itself.
@@ -97,14 +98,67 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> 
                        f"{exc.evalue} (see {relative(output)})") from None
 
 
+class _HistoryWatcher:
+    """Prints each new row of a training history while the notebook runs in its kernel.
+
+    The kernel's own progress bar is a Jupyter widget that a terminal never sees; the
+    history file, rewritten atomically at every log, is the progress a script can read.
+    """
+
+    def __init__(self, path: Path, enabled: bool = True, every: float = 1.0):
+        self.path, self.enabled, self.every = path, enabled, every
+        self.printed = _history_steps(path)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        if self.enabled:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.stop.set()
+            self.thread.join()
+            self._print_new()
+
+    def _watch(self):
+        while not self.stop.wait(self.every):
+            self._print_new()
+
+    def _print_new(self):
+        try:
+            rows = json.loads(self.path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        for row in rows:
+            if row["step"] not in self.printed:
+                self.printed.add(row["step"])
+                print(f"    step {row['step']:>6,}  train {row['train_bpc']:.3f} bpc  "
+                      f"valid {row['valid_bpc']:.3f} bpc  {row['chars_per_sec']:,.0f} chars/s  "
+                      f"{row['elapsed'] / 60:.1f} min", flush=True)
+
+
+def _history_steps(path: Path) -> set:
+    try:
+        return {row["step"] for row in json.loads(path.read_text("utf-8"))}
+    except (OSError, ValueError):
+        return set()
+
+
 def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dict:
     """Train and sample into ``run_dir``; return its metrics (also written as metrics.json)."""
     training, sampling = split_parameters(parameters)
     run_dir.mkdir(parents=True, exist_ok=True)
     rel = relative(run_dir)
     started = time.perf_counter()
-    _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, progress)
-    _execute(SAMPLING, run_dir / SAMPLING.name, {**sampling, "run_dir": rel}, progress)
+    if progress:
+        print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
+    with _HistoryWatcher(run_dir / "history.json", enabled=progress):
+        _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
+    if progress:
+        print(f"    sampling: {relative(SAMPLING)} -> {rel}", flush=True)
+    _execute(SAMPLING, run_dir / SAMPLING.name, {**sampling, "run_dir": rel}, False)
     metrics = collect_metrics(run_dir)
     metrics["wall_time_s"] = time.perf_counter() - started
     metrics["parameters"] = parameters

@@ -294,6 +294,9 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
                     "peak_rss_mb": peak_rss_mb(),
                 }
                 history.append(row)
+                # Rewritten at every log so that a watcher (helpers.runs) can show progress;
+                # rows past the last checkpoint are dropped again on resume.
+                write_json(run_dir / "history.json", history)
                 bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
                                 valid_bpc=f"{row['valid_bpc']:.3f}")
                 if verbose and not show_bar:
