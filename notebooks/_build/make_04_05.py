@@ -171,7 +171,7 @@ save_figure(ax, config.run_dir / "loss_curve.png")
 plt.show()"""),
     code("""
 # NBVAL_IGNORE_OUTPUT
-at_100 = next(row for row in history if row["step"] >= 100)
+at_100 = next((row for row in history if row["step"] >= 100), history[-1])
 last = history[-1]
 print(f"after {at_100['step']} steps: {at_100['valid_bpc']:.2f} BPC (the original: ~4.6)")
 print(f"after {last['step']} steps: {last['valid_bpc']:.2f} BPC, "
@@ -313,6 +313,39 @@ print("common English words in the temperature-0.5 sample:", found)
 if run.step >= 500:
     assert len(found) >= 3, "expected real words after a default-length training run"
 """),
+    md("""
+## Try it yourself
+
+In JupyterLab the controls below regenerate the sample whenever you move them. Where there is
+no live kernel (GitHub, or this notebook run by papermill or nbval), the controls cannot run,
+so the sample they start from is printed underneath as plain text.
+"""),
+    code("""
+# NBVAL_IGNORE_OUTPUT
+import ipywidgets as widgets
+from IPython.display import display
+
+
+def show_sample(prompt, temperature, top_k, top_p, length, seed):
+    text = generator.generate(prompt, length, temperature, top_k or None,
+                              top_p if top_p < 1 else None, seed)[0]
+    print(prompt + text)
+
+
+controls = dict(
+    prompt=widgets.Text(value=test_start, description="prompt"),
+    temperature=widgets.FloatSlider(value=temperature, min=0, max=2, step=0.05,
+                                    description="temperature"),
+    top_k=widgets.IntSlider(value=top_k or 0, min=0, max=50, description="top-k (0: off)"),
+    top_p=widgets.FloatSlider(value=top_p or 1.0, min=0.05, max=1, step=0.05,
+                              description="top-p"),
+    length=widgets.IntSlider(value=num_chars, min=10, max=1000, step=10, description="length"),
+    seed=widgets.IntText(value=seed, description="seed"),
+)
+output = widgets.interactive_output(show_sample, controls)
+display(widgets.VBox([widgets.VBox(list(controls.values())), output]))
+print("Without a live kernel, the controls' starting sample:")
+show_sample(test_start, temperature, top_k or 0, top_p or 1.0, num_chars, seed)"""),
     md("""
 ## Stateful generation
 
