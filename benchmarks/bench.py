@@ -153,15 +153,29 @@ def measure_sampling(args) -> dict[str, float]:
 
 
 def measure_default_run_memory(steps: int) -> float:
-    """Peak RSS of a default-configuration training run, in a process of its own."""
+    """Peak RSS of a default-configuration training run, in a process of its own.
+
+    Sampled from outside with psutil: the child's own ``ru_maxrss`` would not do, since
+    Linux carries a parent's high-water mark across fork and exec into the child.
+    """
+    import psutil
+
     with tempfile.TemporaryDirectory() as tmp:
         code = ("from helpers.training import TrainConfig, train; "
-                f"h = train(TrainConfig(max_steps={steps}, log_every={steps}, "
-                f"save_every={steps}, output_dir={tmp!r}), progress=False, verbose=False); "
-                "print(h[-1]['peak_rss_mb'])")
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True,
-                             capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+                f"train(TrainConfig(max_steps={steps}, log_every={steps}, "
+                f"save_every={steps}, output_dir={tmp!r}), progress=False, verbose=False)")
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        watched, peak = psutil.Process(proc.pid), 0
+        while proc.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.02)
+        if proc.wait() != 0:
+            raise RuntimeError(proc.stderr.read().decode()[-2000:])
+    return peak / 2**20
 
 
 def main():

@@ -198,9 +198,10 @@ def collect_metrics(run_dir: Path) -> dict:
 
 def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
     run_dir = Path(outputs or OUTPUTS) / "runs" / name
-    print(f"main job: training and sampling into {relative(run_dir)} "
-          f"(parameters: {parameters or 'defaults'})", flush=True)
-    metrics = run_notebooks(run_dir, {**MAIN_DEFAULTS, **parameters})
+    parameters = {**MAIN_DEFAULTS, **parameters}
+    print(f"main job: training and sampling into {relative(run_dir)}; parameters "
+          f"{parameters} over the notebooks' defaults", flush=True)
+    metrics = run_notebooks(run_dir, parameters)
     print(f"\nvalid BPC {metrics['valid_bpc']:.3f} after {metrics['steps']:,} steps "
           f"({metrics['training_time_s'] / 60:.1f} min training, "
           f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
