@@ -123,13 +123,7 @@ def record(model, vocabulary: Vocabulary, text: str, layer: int = 0) -> Recordin
                          f"got {layer!r}")
     layer = layer % len(layers)
     ids = vocabulary.encode(text, warn=False)
-    batch = tf.constant(ids[None, :], tf.int32)
-    if model.embedding is not None:
-        x = model.embedding(batch)
-    elif model.cell == "keras":
-        x = tf.one_hot(batch, model.vocab_size)
-    else:
-        x = batch
+    x = model.first_layer_input(tf.constant(ids[None, :], tf.int32))
     recorded = None
     for n, lstm in enumerate(layers):
         values = _unroll(_as_four_gate(lstm), x)

@@ -173,13 +173,17 @@ class CharLSTM(keras.Model):
         self.dropout = keras.layers.Dropout(dropout) if dropout else None
         self.logits = keras.layers.Dense(vocab_size, name="logits")
 
-    def call(self, ids, states=None, return_state=False, training=False):
+    def first_layer_input(self, ids):
+        """What the first LSTM layer reads: embeddings, one-hot vectors, or the ids themselves
+        (our layer turns ids into a row lookup)."""
         if self.embedding is not None:
-            x = self.embedding(ids)
-        elif self.cell == "keras":
-            x = tf.one_hot(ids, self.vocab_size)
-        else:
-            x = ids
+            return self.embedding(ids)
+        if self.cell == "keras":
+            return tf.one_hot(ids, self.vocab_size)
+        return ids
+
+    def call(self, ids, states=None, return_state=False, training=False):
+        x = self.first_layer_input(ids)
         new_states = []
         for n, layer in enumerate(self.lstm_layers):
             x, h, c = layer(x, initial_state=None if states is None else states[n],

@@ -16,29 +16,9 @@ stored outputs with a fresh run. Notebook 03 shows helpers/model.py's own source
 Cell ids are fixed (``nb01-03`` ...) so that regenerating gives a small git diff.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent
-
-METADATA = {
-    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                   "language": "python"},
-    "language_info": {"name": "python"},
-}
-
-
-def md(source):
-    return ("markdown", source)
-
-
-def code(source):
-    return ("code", source)
-
+from nbbuild import code, main, md
 
 # ------------------------------------------------------------------------------------------
 # 01: data loading
@@ -808,41 +788,5 @@ NOTEBOOK_CELLS = {
 }
 
 
-def build(name, cells):
-    nb = new_notebook(metadata=METADATA)
-    prefix = "nb" + name[:2]
-    for k, (kind, source) in enumerate(cells):
-        source = source.strip("\n")
-        cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
-        cell.id = f"{prefix}-{k:02d}"
-        nb.cells.append(cell)
-    nbformat.validate(nb)
-    return nb
-
-
-def execute(path):
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    nbformat.write(nb, path)
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="notebooks to write (default: all three)")
-    parser.add_argument("--execute", action="store_true", help="run them in place afterwards")
-    args = parser.parse_args(argv)
-    for name in args.names or NOTEBOOK_CELLS:
-        path = NOTEBOOKS / name
-        nbformat.write(build(name, NOTEBOOK_CELLS[name]), path)
-        print("wrote", path.relative_to(NOTEBOOKS.parent))
-        if args.execute:
-            execute(path)
-            print("executed", path.relative_to(NOTEBOOKS.parent))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(NOTEBOOK_CELLS))

@@ -8,29 +8,9 @@ Writing replaces the stored outputs, so always execute afterwards (04 before 05:
 from the run 04 writes). Cell ids are fixed so that regenerating gives a small git diff.
 """
 
-import argparse
-import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent
-METADATA = {
-    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                   "language": "python"},
-    "language_info": {"name": "python"},
-}
-
-
-def md(source):
-    return ("markdown", source, ())
-
-
-def code(source, *tags):
-    return ("code", source, tags)
-
+from nbbuild import code, main, md
 
 NB04 = [
     md("""
@@ -370,35 +350,5 @@ assert fast > slow"""),
 ]
 
 
-def build(cells, prefix):
-    nb = new_notebook(metadata=METADATA)
-    for n, (kind, source, tags) in enumerate(cells):
-        source = source.strip("\n")
-        cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
-        cell.id = f"{prefix}-{n:02d}"
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    return nb
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("names", nargs="*", help="only these notebooks (default: both)")
-    parser.add_argument("--execute", action="store_true")
-    args = parser.parse_args()
-    for name, cells, prefix in (("04_training.ipynb", NB04, "nb04"),
-                                ("05_sampling.ipynb", NB05, "nb05")):
-        if args.names and name not in args.names:
-            continue
-        path = NOTEBOOKS / name
-        nbformat.write(build(cells, prefix), path)
-        if args.execute:
-            subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
-                            "--execute", "--inplace", "--ExecutePreprocessor.timeout=1800",
-                            name], cwd=NOTEBOOKS, check=True)
-        print("wrote", name)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(main({"04_training.ipynb": NB04, "05_sampling.ipynb": NB05}))

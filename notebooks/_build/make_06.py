@@ -9,30 +9,9 @@ default ``sweep_dir = None``, it compares the runs under ``outputs/runs/``: run 
 are fixed so that regenerating gives a small git diff.
 """
 
-import argparse
-import subprocess
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent
-NAME = "06_comparing_runs.ipynb"
-METADATA = {
-    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                   "language": "python"},
-    "language_info": {"name": "python"},
-}
-
-
-def md(source):
-    return ("markdown", source, ())
-
-
-def code(source, *tags):
-    return ("code", source, tags)
-
+from nbbuild import code, main, md
 
 NB06 = [
     md("""
@@ -351,30 +330,5 @@ To reopen a sweep's comparison later, run this notebook with its folder:
 ]
 
 
-def build(cells, prefix):
-    nb = new_notebook(metadata=METADATA)
-    for n, (kind, source, tags) in enumerate(cells):
-        source = source.strip("\n")
-        cell = new_markdown_cell(source) if kind == "markdown" else new_code_cell(source)
-        cell.id = f"{prefix}-{n:02d}"
-        if tags:
-            cell.metadata["tags"] = list(tags)
-        nb.cells.append(cell)
-    return nb
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--execute", action="store_true")
-    args = parser.parse_args()
-    path = NOTEBOOKS / NAME
-    nbformat.write(build(NB06, "nb06"), path)
-    if args.execute:
-        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook",
-                        "--execute", "--inplace", "--ExecutePreprocessor.timeout=600", NAME],
-                       cwd=NOTEBOOKS, check=True)
-    print("wrote", NAME)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(main({"06_comparing_runs.ipynb": NB06}))
