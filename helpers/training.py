@@ -277,11 +277,12 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
         write_json(run_dir / "history.json", history)
 
     try:
-        while int(step.numpy()) < config.max_steps:
+        current = start  # mirrors the step variable without reading it back every step
+        while current < config.max_steps:
             bpc = train_step(next(batches))
+            current += 1
             window_bits += float(bpc)
             window_steps += 1
-            current = int(step.numpy())
             bar.update(1)
             if current % config.log_every == 0 or current == config.max_steps:
                 seconds = time.perf_counter() - window_start

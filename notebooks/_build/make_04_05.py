@@ -107,8 +107,8 @@ print(f"original: ~{original / flops_per_s:,.1f} s per step, "
 print(f"ours:     ~{ours / flops_per_s:,.2f} s per step at best")"""),
     md("""
 So we train a smaller model on longer sequences, with a loss at *every* character of a
-sequence instead of only after the last one, using Adam with gradient clipping instead of SGD
-at learning rate 10 (which diverges).
+sequence instead of only after the last one, using Adam with gradient clipping instead of plain
+SGD at learning rate 10.
 
 ## Train
 
