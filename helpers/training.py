@@ -12,6 +12,9 @@ Everything a run needs to continue or be reused lives in its run directory ``out
                        one row per log
     checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
                        is a pure function of (seed, step), so the step is its whole state
+
+Under ``tf.distribute.MultiWorkerMirroredStrategy`` (see ``helpers.distributed``) every worker
+process runs ``train``; only the chief writes these files.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +213,10 @@ def _prepare_run_dir(config: TrainConfig, vocabulary: Vocabulary) -> list[dict]:
                              f"({details}); choose another output_dir to start afresh")
     vocabulary.save(vocab_path)
     write_json(config_path, config.to_json())
+    return _saved_history(run_dir)
+
+
+def _saved_history(run_dir: Path) -> list[dict]:
     history_path = run_dir / "history.json"
     return json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
 
@@ -224,27 +232,43 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     """Train (or resume) the run in ``config.output_dir``; return its whole history.
 
     ``strategy``: a ``tf.distribute`` strategy; the global batch is ``batch_size``, split
-    across its replicas. ``progress``: a tqdm bar (None: when someone is watching).
+    across its replicas (all workers' together). ``progress``: a tqdm bar (None: when someone
+    is watching).
     """
     config.validate()
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
+                         f"evenly across the strategy's {replicas} replicas")
+    # False only on the non-chief workers of MultiWorkerMirroredStrategy. Every worker runs
+    # this same function; only the chief writes into the run directory, so that workers
+    # sharing it never write the same file at once.
+    is_chief = strategy.extended.should_checkpoint
+    verbose = verbose and is_chief
     train_text = data.load_split(config.train_split, config.data_dir)
     valid_text = data.load_split(config.valid_split, config.data_dir)[: config.valid_chars]
     vocabulary = Vocabulary.from_text(train_text)
-    history = _prepare_run_dir(config, vocabulary)
     run_dir = config.run_dir
+    history = _prepare_run_dir(config, vocabulary) if is_chief else _saved_history(run_dir)
 
     seed_everything(config.seed)
-    strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build_model(config, len(vocabulary)).build_for(1, 1)
         optimizer = keras.optimizers.Adam(config.learning_rate)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    manager = tf.train.CheckpointManager(checkpoint, run_dir / "checkpoints", max_to_keep=2)
-    _remove_unfinished_saves(run_dir / "checkpoints")
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    checkpoint_dir = run_dir / "checkpoints"
+    if is_chief:
+        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+        _remove_unfinished_saves(checkpoint_dir)
+    # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
+    latest = tf.train.latest_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    if replicas > 1:
+        _check_replicas_agree_on_step(strategy, step, run_dir)
     start = int(step.numpy())
     history = [row for row in history if row["step"] <= start]
     if start >= config.max_steps:
@@ -260,9 +284,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
         print(f"validation: {unknown:,} of {len(valid_ids):,} characters are not in the "
               f"{config.train_split!r} vocabulary and count as the unknown id")
     evaluate = make_evaluator(model, *validation_windows(valid_ids, config.len_per_section))
-    batches = batch_dataset(train_ids, config.batch_size, config.len_per_section, config.skip,
-                            seed=config.seed, start_step=start)
-    batches = iter(strategy.experimental_distribute_dataset(batches))
+    batches = iter(_replica_batches(strategy, train_ids, config, start))
     train_step = _make_train_step(model, optimizer, step, strategy, config)
 
     chars_per_step = config.batch_size * config.len_per_section
@@ -273,8 +295,11 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
 
     def save():
-        manager.save(checkpoint_number=int(step.numpy()))
-        write_json(run_dir / "history.json", history)
+        if is_chief:
+            manager.save(checkpoint_number=int(step.numpy()))
+            write_json(run_dir / "history.json", history)
+        else:
+            _save_to_scratch(checkpoint, int(step.numpy()))
 
     try:
         current = start  # mirrors the step variable without reading it back every step
@@ -297,7 +322,8 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
                 history.append(row)
                 # Rewritten at every log so that a watcher (helpers.runs) can show progress;
                 # rows past the last checkpoint are dropped again on resume.
-                write_json(run_dir / "history.json", history)
+                if is_chief:
+                    write_json(run_dir / "history.json", history)
                 bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
                                 valid_bpc=f"{row['valid_bpc']:.3f}")
                 if verbose and not show_bar:
@@ -312,6 +338,64 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     if verbose:
         print(f"saved step {int(step.numpy()):,} to {relative(run_dir)}")
     return history
+
+
+def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):
+    """Each replica's rows of the global batch of every step, as a distributed dataset.
+
+    Every input pipeline (one per worker process) builds the same global batch of step s, a
+    pure function of (seed, s), and keeps only its own replicas' rows: together the replicas
+    of all workers see exactly the batch a single process would, so their losses are
+    comparable and a run can change its number of workers between sessions. Written out here
+    rather than left to ``experimental_distribute_dataset``, whose AUTO sharding policy
+    decides per dataset whether to shard by file, by element or not at all.
+    """
+    replicas = strategy.num_replicas_in_sync
+
+    def dataset_fn(context):
+        per_replica = context.get_per_replica_batch_size(config.batch_size)
+        local = replicas // context.num_input_pipelines  # this worker's replicas
+        first = context.input_pipeline_id * local
+
+        def this_workers_rows(inputs, targets):
+            return tuple(tf.reshape(t, [replicas, per_replica, -1])[first:first + local]
+                         for t in (inputs, targets))
+
+        batches = batch_dataset(train_ids, config.batch_size, config.len_per_section,
+                                config.skip, seed=config.seed, start_step=start)
+        # One element per local replica: the strategy deals them out to its local replicas
+        # in turn, so each replica gets its own per_replica rows of every global batch.
+        return batches.map(this_workers_rows).unbatch()
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _check_replicas_agree_on_step(strategy, step, run_dir: Path) -> None:
+    """Fail loudly if a worker restored another step than the chief (run_dir not shared)."""
+    @tf.function  # collective ops run eagerly are slow, and TensorFlow warns about it
+    def every_replicas_step():
+        return strategy.gather(strategy.run(lambda: tf.reshape(tf.identity(step), [1])), axis=0)
+
+    steps = sorted(set(every_replicas_step().numpy().tolist()))
+    if len(steps) > 1:
+        raise ValueError(f"the workers restored different steps {steps} from "
+                         f"{relative(run_dir)}: to resume, every worker must see the chief's run "
+                         "directory (put it on storage they share)")
+
+
+def _save_to_scratch(checkpoint, number: int) -> None:
+    """A non-chief worker's checkpoint save, thrown away at once.
+
+    Under MultiWorkerMirroredStrategy saving may run collective ops that every worker must join,
+    so the non-chief workers save too, each into a directory of its own that is deleted
+    afterwards (TensorFlow's documented pattern): only the chief's copy is kept.
+    """
+    scratch = tempfile.mkdtemp(prefix="char-lstm-worker-ckpt-")
+    try:
+        manager = tf.train.CheckpointManager(checkpoint, scratch, max_to_keep=1)
+        manager.save(checkpoint_number=number)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _make_train_step(model, optimizer, step, strategy, config):
