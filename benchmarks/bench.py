@@ -4,10 +4,12 @@ Prints and writes benchmarks/RESULTS.md:
 - training throughput (characters/s) of our FourGateLSTM, of keras.layers.LSTM, and of a
   faithful TensorFlow 2 port of the original tutorial's graph, at the same sizes, and ratios;
 - the FLOP/s our training step achieves as a share of this machine's measured matmul peak;
-- sampling throughput at batch 1: stateful generation against re-feeding the whole prefix;
+- sampling throughput at batch 1: re-feeding the whole prefix, stateful generation one call
+  per character, and the generation loop in one graph (with and without XLA);
 - peak resident memory of a default training run (a separate process).
 Each figure is the median of several repeats, interleaved so that a noisy neighbour hits all
 variants alike. Quick check: python benchmarks/bench.py --repeats 1 --steps 2
+Sampling only: python benchmarks/bench.py --only sampling
 """
 
 from __future__ import annotations
@@ -136,20 +138,64 @@ def measure_matmul_peak(repeats: int) -> float:
     return statistics.median(rates)
 
 
+SAMPLING_METHODS = {  # name: (what it runs, characters per timed call)
+    "refeed": ("generate_by_refeeding", 100),  # each character costs more than the last
+    "stepwise": ("generate_stepwise", 500),
+    "in_graph": ("generate", 2000),
+    "in_graph_xla": ("generate", 2000),
+}
+
+
 def measure_sampling(args) -> dict[str, float]:
+    """Characters/s at batch 1 (temperature 1): re-feeding the whole prefix for every
+    character, the stateful loop in Python (one graph call per character), and the loop in
+    one graph, without and with XLA. Each method has its own ``Generator`` so that its first
+    call (tracing, and compiling for XLA) is timed on its own and left out of the rates."""
     from helpers.encoding import Vocabulary
-    from helpers.sampling import Generator, chars_per_second
+    from helpers.sampling import DEFAULT_PROMPT, Generator
 
     chars = tuple(chr(c) for c in range(32, 32 + args.vocab_size - 1))
     vocab = Vocabulary(chars)
     model = CharLSTM(len(vocab), args.hidden_nodes).build_for()
-    generator = Generator(model, vocab)
-    prompt = "I plan to make the world a better place"
-    stateful = [chars_per_second(generator, prompt, 500, stateful=True)
-                for _ in range(args.repeats)]
-    refeed = [chars_per_second(generator, prompt, 100, stateful=False)
-              for _ in range(args.repeats)]
-    return {"stateful": statistics.median(stateful), "refeed": statistics.median(refeed)}
+    runs, result = {}, {}
+    for name, (method, num_chars) in SAMPLING_METHODS.items():
+        generator = Generator(model, vocab, jit_compile=name == "in_graph_xla")
+        runs[name] = (getattr(generator, method), num_chars)
+        started = time.perf_counter()
+        runs[name][0](DEFAULT_PROMPT, 5)
+        result[f"{name}_first_call_s"] = time.perf_counter() - started
+    rates = {name: [] for name in runs}
+    for repeat in range(args.repeats):
+        for name, (run, num_chars) in runs.items():  # interleaved, as for training
+            started = time.perf_counter()
+            run(DEFAULT_PROMPT, num_chars, seed=repeat)
+            rates[name].append(num_chars / (time.perf_counter() - started))
+    for name, values in rates.items():
+        result[name] = statistics.median(values)
+        print(f"  {name:<13} chars/s " + " ".join(f"{v:,.0f}" for v in values)
+              + f"  (first call {result[f'{name}_first_call_s']:.2f} s)", flush=True)
+    return result
+
+
+def sampling_rows(sampling) -> list[tuple[str, str]]:
+    rows = [("sampling chars/s at batch 1, re-feeding the prefix", "refeed"),
+            ("sampling chars/s at batch 1, stateful, one call per character", "stepwise"),
+            ("sampling chars/s at batch 1, stateful, loop in one graph", "in_graph"),
+            ("sampling chars/s at batch 1, stateful, loop in one graph, XLA", "in_graph_xla")]
+    return [
+        *[(label, f"{sampling[name]:,.0f}") for label, name in rows],
+        ("one call per character / re-feeding",
+         f"{sampling['stepwise'] / sampling['refeed']:.1f}x"),
+        ("graph loop / one call per character",
+         f"{sampling['in_graph'] / sampling['stepwise']:.1f}x"),
+        ("graph loop with XLA / one call per character",
+         f"{sampling['in_graph_xla'] / sampling['stepwise']:.1f}x"),
+        ("graph loop with XLA / re-feeding",
+         f"{sampling['in_graph_xla'] / sampling['refeed']:.0f}x"),
+        ("first call (tracing; XLA: compiling): graph loop / with XLA",
+         f"{sampling['in_graph_first_call_s']:.1f} s / "
+         f"{sampling['in_graph_xla_first_call_s']:.1f} s"),
+    ]
 
 
 def measure_default_run_memory(steps: int) -> float:
@@ -189,7 +235,18 @@ def main():
     parser.add_argument("--steps", type=int, default=5, help="training steps per repeat")
     parser.add_argument("--memory-steps", type=int, default=100)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--only", choices=["sampling"],
+                        help="measure only this part and print it (RESULTS.md is not written)")
     args = parser.parse_args()
+
+    if args.only == "sampling":
+        print(f"sampling at batch 1, hidden={args.hidden_nodes} vocab={args.vocab_size}, "
+              f"{args.repeats} repeats", flush=True)
+        rows = sampling_rows(measure_sampling(args))
+        width = max(len(name) for name, _ in rows)
+        for name, value in rows:
+            print(f"{name:<{width}}  {value}")
+        return
 
     print(f"training at hidden={args.hidden_nodes} batch={args.batch_size} "
           f"len={args.len_per_section} vocab={args.vocab_size}, {args.repeats} repeats", flush=True)
@@ -212,9 +269,7 @@ def main():
         ("ours / original port", f"{training['four_gate'] / training['original_port']:.2f}x"),
         ("matmul peak (2048^3, float32)", f"{peak / 1e9:,.1f} GFLOP/s"),
         ("our training step", f"{achieved / 1e9:,.1f} GFLOP/s = {achieved / peak:.0%} of peak"),
-        ("sampling chars/s at batch 1, stateful", f"{sampling['stateful']:,.0f}"),
-        ("sampling chars/s at batch 1, re-feeding the prefix", f"{sampling['refeed']:,.0f}"),
-        ("stateful / re-feeding", f"{sampling['stateful'] / sampling['refeed']:.1f}x"),
+        *sampling_rows(sampling),
         (f"peak RSS, default training run ({args.memory_steps} steps)", f"{memory:,.0f} MB"),
     ]
     width = max(len(name) for name, _ in rows)

@@ -5,6 +5,11 @@ accumulate: it compared r with each probability on its own, not with the running
 ~260 characters no single probability beats a typical r, so it nearly always fell through to
 its default, the last character. ``original_sample`` keeps that bug so the notebook can show
 it; ``sample_next_char`` is the fix, with temperature, top-k and top-p.
+
+``Generator`` carries the LSTM's state from character to character. Its ``generate`` runs the
+whole loop (model step, temperature, draw) in one XLA-compiled graph, several times faster
+than ``generate_stepwise``, the same loop in Python with one graph call per character
+(``benchmarks/bench.py --only sampling`` measures both).
 """
 
 from __future__ import annotations
@@ -97,30 +102,44 @@ class Generator:
 
     The original fed the whole text so far back into the network for every new character,
     so each character cost more than the last; carrying ``(h, c)`` makes each cost the same.
+
+    ``generate`` runs the whole loop (step, temperature, draw) inside one compiled graph, so
+    Python is visited once per call instead of once per character. ``generate_stepwise`` is
+    the same loop written in Python, one graph call per character, to read and compare with.
+    Both take the step from the model itself (``CharLSTM`` and its ``FourGateLSTM.step``).
     """
 
-    def __init__(self, model, vocabulary: Vocabulary):
+    #: Characters per call of the compiled loop. XLA needs a buffer of fixed size, so longer
+    #: texts take several calls (each carries the state on); the loop stops early in the last.
+    chunk_size = 512
+
+    def __init__(self, model, vocabulary: Vocabulary, jit_compile: bool = True):
         self.model = model
         self.vocabulary = vocabulary
-        layers, units = model.num_layers, model.hidden_nodes
-
-        def step(ids, *flat_states):
-            states = [list(flat_states[2 * n : 2 * n + 2]) for n in range(layers)]
-            logits, states = model(ids, states=states, return_state=True, training=False)
-            return (logits[:, -1], *[t for pair in states for t in pair])
+        self.jit_compile = jit_compile
+        self._layers, units = model.num_layers, model.hidden_nodes
+        self._state_spec = tf.TensorSpec([None, units], tf.float32)
+        self._logits_spec = tf.TensorSpec([None, model.vocab_size], tf.float32)
 
         # One concrete function with flat tensor arguments: per character, a call costs far
         # less than a tf.function call that has to inspect nested Python structures.
-        state_spec = tf.TensorSpec([None, units], tf.float32)
-        self._step = tf.function(step).get_concrete_function(
-            tf.TensorSpec([None, 1], tf.int32), *[state_spec] * (2 * layers))
+        self._step = tf.function(self._model_step).get_concrete_function(
+            tf.TensorSpec([None], tf.int32), *[self._state_spec] * (2 * self._layers))
 
-        @tf.function(reduce_retracing=True)
         def prime(ids):
             logits, states = model(ids, return_state=True, training=False)
-            return (logits[:, -1], *[t for pair in states for t in pair])
+            return (tf.cast(logits[:, -1], tf.float32), *[t for pair in states for t in pair])
 
-        self._prime = prime
+        # Any prompt length and batch size, one trace (the layer loops over the unknown length).
+        self._prime = tf.function(prime, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+        self._loops = {}  # compiled in-graph loops, one per kind of draw
+
+    def _model_step(self, ids, *flat_states):
+        """One character through the model: ``ids [batch]`` and the state -> logits, state."""
+        states = [list(flat_states[2 * n : 2 * n + 2]) for n in range(self._layers)]
+        logits, states = self.model(ids[:, None], states=states, return_state=True,
+                                    training=False)
+        return (tf.cast(logits[:, -1], tf.float32), *[t for pair in states for t in pair])
 
     def prompt_ids(self, prompt: str) -> np.ndarray:
         """The prompt's ids; unknown characters warn and become the unknown id."""
@@ -136,24 +155,96 @@ class Generator:
 
     def generate(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200, temperature=1.0,
                  top_k=None, top_p=None, seed: int = 0, num_samples: int = 1) -> list[str]:
-        """``num_samples`` continuations of ``prompt`` (generated together as one batch)."""
-        check_sampling_options(temperature, top_k, top_p)
-        for name, value in (("num_chars", num_chars), ("num_samples", num_samples)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        """``num_samples`` continuations of ``prompt`` (generated together as one batch).
+
+        The prompt is read in one call; then a compiled loop steps the model, applies
+        temperature (and top-k/top-p) and draws each character with a stateless sampler
+        seeded by ``(seed, position)``: the same seed gives the same text, and a shorter
+        text is the start of a longer one. The first call for each kind of draw (greedy,
+        temperature, top-k/top-p) and each ``num_samples`` compiles the loop, a second or
+        two with XLA; ``Generator(..., jit_compile=False)`` compiles faster and runs slower.
+        """
+        ids = self._checked_start(prompt, num_chars, temperature, top_k, top_p, num_samples,
+                                  seed)
+        if num_samples == 0:
+            return []
+        if num_chars == 0:
+            return [""] * num_samples
+        mode = "greedy" if temperature == 0 else \
+            "filtered" if top_k is not None or top_p is not None else "sample"
+        loop = self._loop(mode)
+        # The smallest positive float32: a tiny temperature stays a (very cold) temperature.
+        options = (tf.constant(max(float(temperature), np.finfo(np.float32).tiny), tf.float32),
+                   tf.constant(min(top_k or self.model.vocab_size, self.model.vocab_size),
+                               tf.int32),
+                   tf.constant(1.0 if top_p is None else top_p, tf.float32),
+                   tf.constant(_seed_word(seed), tf.int32))
+        logits, *states = self._prime(tf.constant(ids))
+        pieces = []
+        for start in range(0, num_chars, self.chunk_size):
+            count = min(self.chunk_size, num_chars - start)
+            chunk, logits, *states = loop(logits, tf.constant(count), tf.constant(start),
+                                          *options, *states)
+            pieces.append(chunk.numpy()[:, :count])
+        out = np.concatenate(pieces, axis=1)
+        return [self.vocabulary.decode(row) for row in out]
+
+    def _loop(self, mode: str):
+        """The compiled generation loop for one kind of draw ("greedy", "sample", "filtered")."""
+        capacity = self.chunk_size
+        if (mode, capacity) in self._loops:
+            return self._loops[mode, capacity]
+
+        def loop(logits, count, start, temperature, top_k, top_p, seed, *states):
+            out = tf.TensorArray(tf.int32, size=capacity, element_shape=tf.TensorShape([None]))
+
+            def body(i, logits, out, *states):
+                position_seed = tf.stack([seed, start + i])
+                ids = _draw(logits, mode, temperature, top_k, top_p, position_seed)
+                logits, *states = self._model_step(ids, *states)
+                return (i + 1, logits, out.write(i, ids), *states)
+
+            _, logits, out, *states = tf.while_loop(
+                lambda i, *_: i < count, body, (tf.constant(0), logits, out, *states))
+            return (tf.transpose(out.stack()), logits, *states)
+
+        scalar = tf.TensorSpec([], tf.int32)
+        signature = [self._logits_spec, scalar, scalar, tf.TensorSpec([], tf.float32), scalar,
+                     tf.TensorSpec([], tf.float32), scalar,
+                     *[self._state_spec] * (2 * self._layers)]
+        self._loops[mode, capacity] = tf.function(loop, input_signature=signature,
+                                                  jit_compile=self.jit_compile)
+        return self._loops[mode, capacity]
+
+    def generate_stepwise(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
+                          temperature=1.0, top_k=None, top_p=None, seed: int = 0,
+                          num_samples: int = 1) -> list[str]:
+        """The same generation with the loop in Python: one graph call per character, drawn
+        by ``sample_next_char`` (NumPy). Easier to follow, and slower: each call costs more
+        than the step it runs. Its draws differ from ``generate``'s (another random stream);
+        its greedy text (temperature 0) is the same."""
+        ids = self._checked_start(prompt, num_chars, temperature, top_k, top_p, num_samples,
+                                  seed)
         if num_samples == 0:
             return []
         rng = np.random.default_rng(seed)
-        ids = np.repeat(self.prompt_ids(prompt)[None, :], num_samples, axis=0)
         logits, *states = self._prime(tf.constant(ids))
         out = np.zeros((num_samples, num_chars), np.int32)
         for t in range(num_chars):
             next_ids = sample_next_char(_known_only(logits), rng, temperature, top_k, top_p)
             out[:, t] = next_ids
             if t + 1 < num_chars:
-                logits, *states = self._step(tf.constant(next_ids[:, None], tf.int32),
-                                             *states)
+                logits, *states = self._step(tf.constant(next_ids, tf.int32), *states)
         return [self.vocabulary.decode(row) for row in out]
+
+    def _checked_start(self, prompt, num_chars, temperature, top_k, top_p, num_samples, seed):
+        """Validated options; the prompt's ids repeated for each sample."""
+        check_sampling_options(temperature, top_k, top_p)
+        _seed_word(seed)
+        for name, value in (("num_chars", num_chars), ("num_samples", num_samples)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        return np.repeat(self.prompt_ids(prompt)[None, :], num_samples, axis=0)
 
     def generate_by_refeeding(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
                               temperature=1.0, top_k=None, top_p=None, seed: int = 0) -> str:
@@ -169,6 +260,58 @@ class Generator:
         return self.vocabulary.decode(ids[start:])
 
 
+def _draw(logits, mode, temperature, top_k, top_p, seed):
+    """In the graph: one id per row of ``logits``, never the unknown id.
+
+    What ``next_char_probabilities`` and ``sample_next_char`` do in NumPy: temperature 0 takes
+    the argmax; otherwise the logits are divided by the temperature, top-k keeps the k
+    likeliest (ties: the lower id), top-p the smallest set reaching p, and one uniform number
+    per row, drawn by a stateless generator from ``seed`` (shape [2]), picks the character
+    whose stretch of the running sum it falls in.
+    """
+    vocab_size = logits.shape[-1]
+    logits = tf.where(tf.range(vocab_size) == UNKNOWN_ID, -np.inf, logits)
+    if mode == "greedy":
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+    # Subtracting the maximum first keeps a tiny temperature from making inf - inf.
+    weights = tf.exp((logits - tf.reduce_max(logits, axis=-1, keepdims=True)) / temperature)
+    if mode == "sample":
+        return _inverse_cdf(weights, seed, vocab_size - 1)
+    # Filtered: work in order of likelihood, draw a rank, map it back to its id.
+    order = tf.argsort(weights, axis=-1, direction="DESCENDING", stable=True)
+    ranked = tf.gather(weights, order, batch_dims=1)
+    probs = ranked / tf.reduce_sum(ranked, axis=-1, keepdims=True)
+    keep = (tf.range(vocab_size)[None, :] < top_k) & (probs > 0)
+    probs = tf.where(keep, probs, 0.0)
+    probs /= tf.reduce_sum(probs, axis=-1, keepdims=True)
+    before = tf.cumsum(probs, axis=-1, exclusive=True)  # mass of the likelier characters
+    keep &= (before < top_p) | (top_p >= 1.0)
+    kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)  # the kept ranks: 0 .. kept - 1
+    rank = _inverse_cdf(tf.where(keep, probs, 0.0), seed, kept - 1)
+    return tf.gather(order, rank[:, None], batch_dims=1)[:, 0]
+
+
+def _inverse_cdf(weights, seed, last):
+    """Inverse-CDF sampling, as ``sample_next_char``: the number of running sums at or below
+    a uniform draw is the id. An id of weight 0 adds nothing to the sum, so it is never
+    picked (``last``, the highest id allowed, only guards against rounding at the top).
+
+    ``tf.random.stateless_categorical`` would do too, but under XLA on a CPU it costs ~100 us
+    a draw at 260 characters (one random number per character), this one ~7 us.
+    """
+    cumulative = tf.cumsum(weights, axis=-1)
+    draws = tf.random.stateless_uniform([tf.shape(weights)[0], 1], seed) * cumulative[:, -1:]
+    ids = tf.reduce_sum(tf.cast(cumulative <= draws, tf.int32), axis=-1)
+    return tf.minimum(ids, last)
+
+
+def _seed_word(seed) -> int:
+    """A well-mixed int32 from any non-negative integer seed (the sampler's seeds are int32)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(np.random.SeedSequence(int(seed)).generate_state(1).view(np.int32)[0])
+
+
 def _known_only(logits) -> np.ndarray:
     """Logits with the unknown id ruled out: it stands for no character we could print."""
     logits = np.array(logits, dtype=np.float64)
@@ -176,10 +319,21 @@ def _known_only(logits) -> np.ndarray:
     return logits
 
 
-def chars_per_second(generator: Generator, prompt: str, num_chars: int, stateful=True) -> float:
-    """Throughput of one generation at batch 1 (after a warm-up that compiles the steps)."""
-    run = generator.generate if stateful else generator.generate_by_refeeding
-    run(prompt, min(num_chars, 5))  # compiles the step functions
+def chars_per_second(generator: Generator, prompt: str, num_chars: int, stateful=True,
+                     method: str | None = None) -> float:
+    """Throughput of one generation at batch 1, after a warm-up call that compiles.
+
+    ``method`` is "in_graph" (``generate``), "stepwise" (``generate_stepwise``) or "refeed"
+    (``generate_by_refeeding``); without it, ``stateful`` picks the first or the last.
+    """
+    if method is None:
+        method = "in_graph" if stateful else "refeed"
+    runs = {"in_graph": generator.generate, "stepwise": generator.generate_stepwise,
+            "refeed": generator.generate_by_refeeding}
+    if method not in runs:
+        raise ValueError(f"method must be one of {sorted(runs)}, got {method!r}")
+    run = runs[method]
+    run(prompt, min(num_chars, 5))  # compiles (the in-graph loop compiles whatever the length)
     started = time.perf_counter()
     run(prompt, num_chars)
     return num_chars / (time.perf_counter() - started)

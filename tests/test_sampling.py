@@ -3,11 +3,13 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers.encoding import UnknownCharactersWarning, Vocabulary
+from helpers.encoding import UNKNOWN_ID, UnknownCharactersWarning, Vocabulary
 from helpers.model import CharLSTM
 from helpers.sampling import (
     DEFAULT_PROMPT,
     Generator,
+    _known_only,
+    chars_per_second,
     next_char_probabilities,
     original_sample,
     sample_next_char,
@@ -124,7 +126,137 @@ def test_the_unknown_id_is_never_generated():
     bias[0] = 50.0
     model.logits.set_weights([kernel, bias])
     generator = Generator(model, vocab)
-    for temperature in (0, 1.0):
-        text = generator.generate("ab", 30, temperature=temperature, seed=0)[0]
-        assert set(text) <= {"a", "b"}
+    for options in ({"temperature": 0}, {"temperature": 1.0}, {"temperature": 1e-6},
+                    {"temperature": 5.0, "top_k": 3}, {"temperature": 1.0, "top_p": 1.0}):
+        texts = generator.generate("ab", 300, seed=0, num_samples=3, **options)
+        assert all(len(text) == 300 and set(text) <= {"a", "b"} for text in texts), options
+        assert set(generator.generate_stepwise("ab", 30, seed=0, **options)[0]) <= {"a", "b"}
     assert set(generator.generate_by_refeeding("ab", 10, temperature=0)) <= {"a", "b"}
+
+
+# The loop in one graph (``generate``) against the loop in Python (``generate_stepwise``).
+
+def _sharp_model(vocab, units=24, cell="four_gate", seed=3):
+    """A random model with larger weights: well-separated logits that depend on the state,
+    so greedy decoding has no near-ties and a lost or stale state changes the text."""
+    rng = np.random.default_rng(seed)
+    model = CharLSTM(len(vocab), units, cell=cell).build_for()
+    model.set_weights([rng.normal(0, 3 / np.sqrt(w.shape[0] if w.ndim > 1 else 1), w.shape)
+                       .astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+SHARP_VOCAB = Vocabulary.from_text(DEFAULT_PROMPT + " .,\n")
+
+
+@pytest.fixture(scope="module")
+def sharp():
+    return Generator(_sharp_model(SHARP_VOCAB), SHARP_VOCAB)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False], ids=["xla", "no_xla"])
+def test_in_graph_greedy_equals_the_stepwise_loop_and_refeeding(jit_compile):
+    sharp = Generator(_sharp_model(SHARP_VOCAB), SHARP_VOCAB, jit_compile=jit_compile)
+    for prompt in ("I plan to", "", "world"):
+        fast = sharp.generate(prompt, 80, temperature=0)[0]
+        assert fast == sharp.generate_stepwise(prompt, 80, temperature=0)[0]
+        assert fast[:40] == sharp.generate_by_refeeding(prompt, 40, temperature=0)
+    # The texts depend on the prompt, so the equality above says the state was carried.
+    assert len({sharp.generate(p, 30, temperature=0)[0] for p in ("I", "a", "pl")}) > 1
+
+
+def test_in_graph_sampling_at_a_very_low_temperature_is_greedy(sharp):
+    greedy = sharp.generate_stepwise("I plan", 80, temperature=0)[0]
+    for seed in (0, 1):
+        assert sharp.generate("I plan", 80, temperature=1e-4, seed=seed)[0] == greedy
+        assert sharp.generate("I plan", 80, temperature=1e-4, top_k=3, seed=seed)[0] == greedy
+
+
+def test_in_graph_same_seed_same_text_other_seed_other_text(sharp):
+    first = sharp.generate("I plan", 120, temperature=1.5, seed=11, num_samples=2)
+    assert first == sharp.generate("I plan", 120, temperature=1.5, seed=11, num_samples=2)
+    assert first[0] != first[1]  # rows of a batch draw independently
+    assert first != sharp.generate("I plan", 120, temperature=1.5, seed=12, num_samples=2)
+    # Seeds go by position, so a shorter text is the start of a longer one.
+    assert sharp.generate("I plan", 50, temperature=1.5, seed=11)[0] == first[0][:50]
+    big = 2**70 + 5  # any non-negative integer, as for NumPy's generators
+    assert sharp.generate("I", 20, seed=big) == sharp.generate("I", 20, seed=big)
+
+
+def test_texts_longer_than_one_compiled_call_continue_seamlessly():
+    generator = Generator(_sharp_model(SHARP_VOCAB), SHARP_VOCAB)
+    whole = generator.generate("I plan", 45, temperature=1.0, seed=5)[0]
+    generator.chunk_size = 7  # 45 = 6 calls of 7 + one of 3
+    for num_chars in (0, 1, 7, 8, 45):
+        texts = generator.generate("I plan", num_chars, temperature=1.0, seed=5, num_samples=2)
+        assert [len(t) for t in texts] == [num_chars, num_chars]
+        assert texts[0] == whole[:num_chars]
+    assert generator.generate("I plan", 45, temperature=0)[0] == \
+        generator.generate_stepwise("I plan", 45, temperature=0)[0]
+
+
+def _chi_square_limit(dof, z=3.09):
+    """Wilson-Hilferty approximation of the chi-square quantile at p = 0.001."""
+    return dof * (1 - 2 / (9 * dof) + z * np.sqrt(2 / (9 * dof))) ** 3
+
+
+FIXED_PROBS = np.array([0.0, 0.3, 0.2, 0.15, 0.12, 0.1, 0.08, 0.05])  # id 0: unknown
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    """A model whose logits are always log(FIXED_PROBS), plus 9 on the unknown id."""
+    vocab = Vocabulary.from_text("abcdefg")
+    model = CharLSTM(len(vocab), 4).build_for()
+    kernel, _ = model.logits.get_weights()
+    bias = np.log(np.maximum(FIXED_PROBS, 1e-30)).astype(np.float32)
+    bias[UNKNOWN_ID] = 9.0  # the likeliest by far, and never to be drawn
+    model.logits.set_weights([np.zeros_like(kernel), bias])
+    return Generator(model, vocab), bias
+
+
+@pytest.mark.parametrize("options", [
+    {"temperature": 1.0}, {"temperature": 0.5}, {"temperature": 2.0, "top_k": 4},
+    {"temperature": 1.0, "top_p": 0.7}, {"temperature": 0.8, "top_k": 5, "top_p": 0.9},
+], ids=str)
+def test_in_graph_draws_follow_the_numpy_distribution(fixed, options):
+    """Many draws from the loop in the graph against ``next_char_probabilities``."""
+    generator, bias = fixed
+    n = 3_000  # samples, 2 characters each
+    texts = generator.generate("abc", 2, seed=2, num_samples=n, **options)
+    drawn = generator.vocabulary.encode("".join(texts), warn=False)
+    expected = next_char_probabilities(_known_only(bias[None]), **options)[0] * len(drawn)
+    counts = np.bincount(drawn, minlength=len(bias))
+    assert counts[expected == 0].sum() == 0 and counts[UNKNOWN_ID] == 0
+    positive = expected > 0
+    assert positive.sum() >= 3  # a real distribution, not one forced character
+    chi_square = ((counts[positive] - expected[positive]) ** 2 / expected[positive]).sum()
+    assert chi_square < _chi_square_limit(positive.sum() - 1), (counts, expected.round())
+    # Each position has a seed of its own: the second character does not repeat the first.
+    pairs = drawn.reshape(n, 2)
+    assert (pairs[:, 0] == pairs[:, 1]).mean() < 0.6
+
+
+def test_keras_lstm_cell_generates_in_graph_too():
+    generator = Generator(_sharp_model(SHARP_VOCAB, units=8, cell="keras"), SHARP_VOCAB)
+    fast = generator.generate("I plan", 40, temperature=0)[0]
+    assert fast == generator.generate_stepwise("I plan", 40, temperature=0)[0]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"temperature": -1}, "temperature"), ({"temperature": "hot"}, "temperature"),
+    ({"top_k": 0}, "top_k"), ({"top_p": 2.0}, "top_p"), ({"num_chars": -1}, "num_chars"),
+    ({"num_chars": 2.5}, "num_chars"), ({"num_samples": -1}, "num_samples"),
+    ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"), ({"prompt": None}, "prompt"),
+])
+def test_bad_generation_arguments_are_named(generator, arguments, message):
+    for run in (generator.generate, generator.generate_stepwise):
+        with pytest.raises(ValueError, match=message):
+            run(**{"prompt": "I", "num_chars": 5, **arguments})
+
+
+def test_chars_per_second_measures_each_method(generator):
+    for method in ("in_graph", "stepwise", "refeed"):
+        assert chars_per_second(generator, "I plan", 10, method=method) > 0
+    with pytest.raises(ValueError, match="method"):
+        chars_per_second(generator, "I plan", 10, method="fast")
