@@ -121,3 +121,123 @@ def test_four_gate_and_keras_char_models_agree_with_the_same_weights():
 def test_char_model_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         CharLSTM(10, **kwargs)
+
+
+# The unrolled layer has a hand-written backward pass (FourGateLSTM._unrolled). These tests
+# hold it to TensorFlow's own gradient of the plain loop over ``step``, for every way in.
+
+def _plain_loop(layer, x, state):
+    """The forward pass written as a loop over ``step``, left to autodiff."""
+    projected = layer.project_inputs(x)
+    h, c = state if state is not None else layer.get_initial_state(tf.shape(projected)[0])
+    outputs = []
+    for x_t in tf.unstack(projected, axis=1):
+        h, c = layer.step(x_t, h, c)
+        outputs.append(h)
+    return tf.stack(outputs, axis=1), h, c
+
+
+def _layer_and_inputs(ids, return_sequences, with_state, units=6, time_steps=7):
+    rng = np.random.default_rng(3)
+    keras.utils.set_random_seed(3)
+    if ids:
+        x = tf.constant(rng.integers(0, 11, size=(3, time_steps)), tf.int32)
+        layer = FourGateLSTM(units, return_sequences=return_sequences, return_state=True,
+                             input_dim=11)
+    else:
+        x = tf.constant(rng.normal(size=(3, time_steps, 5)).astype("float32"))
+        layer = FourGateLSTM(units, return_sequences=return_sequences, return_state=True)
+    layer(x)
+    kernel, recurrent, bias = layer.get_weights()
+    layer.set_weights([kernel, recurrent, rng.normal(size=bias.shape)])
+    state = ([tf.constant(rng.normal(size=(3, units)).astype("float32")) for _ in range(2)]
+             if with_state else None)
+    # Different weights on every output, so each one's gradient counts on its own.
+    out_shape = (3, time_steps, units) if return_sequences else (3, units)
+    weights = [tf.constant(rng.normal(size=s).astype("float32"))
+               for s in (out_shape, (3, units), (3, units))]
+    return layer, x, state, weights
+
+
+def _values_and_gradients(run, layer, x, state, weights):
+    sources = ([] if x.dtype.is_integer else [x]) + list(state or []) + layer.trainable_weights
+    with tf.GradientTape() as tape:
+        tape.watch(sources[:len(sources) - 3])
+        out, h, c = run(x, state)
+        loss = (tf.reduce_sum(out * weights[0]) + tf.reduce_sum(h * weights[1])
+                + tf.reduce_sum(tf.sin(c) * weights[2]))
+    return [out, h, c, *tape.gradient(loss, sources)]
+
+
+@pytest.mark.parametrize("in_graph", [False, True], ids=["eager", "tf.function"])
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequence", "last"])
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "given-state"])
+@pytest.mark.parametrize("ids", [True, False], ids=["ids", "floats"])
+def test_hand_written_backward_matches_autodiff(ids, with_state, return_sequences, in_graph):
+    layer, x, state, weights = _layer_and_inputs(ids, return_sequences, with_state)
+
+    def ours(x, state):
+        return layer(x, initial_state=state)
+
+    def plain(x, state):
+        sequence, h, c = _plain_loop(layer, x, state)
+        return (sequence if return_sequences else h), h, c
+
+    if in_graph:
+        ours, plain = tf.function(ours), tf.function(plain)
+    got = _values_and_gradients(ours, layer, x, state, weights)
+    want = _values_and_gradients(plain, layer, x, state, weights)
+    # outputs, h, c, then d/d(float inputs), d/d(h0, c0), d/d(kernel, recurrent, bias)
+    assert len(got) == 3 + (not ids) + 2 * with_state + 3
+    for a, b in zip(got, want, strict=True):
+        b = tf.convert_to_tensor(b).numpy()
+        assert np.abs(b).max() > 0
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b, rtol=1e-5,
+                                   atol=1e-5 * np.abs(b).max())
+
+
+def test_hand_written_backward_matches_keras_with_an_initial_state():
+    ours, reference, x = _pair()
+    x = tf.constant(x)
+    rng = np.random.default_rng(4)
+    state = [tf.constant(rng.normal(size=(4, 16)).astype("float32")) for _ in range(2)]
+
+    def grads(layer):
+        with tf.GradientTape() as tape:
+            tape.watch([x, *state])
+            seq, h, c = layer(x, initial_state=state)
+            loss = tf.reduce_sum(seq ** 2) + tf.reduce_sum(h) + tf.reduce_sum(tf.sin(c))
+        return tape.gradient(loss, [x, *state] + layer.trainable_weights)
+
+    for a, b in zip(grads(ours), grads(reference), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * np.abs(b.numpy()).max())
+
+
+def test_backward_pass_is_the_hand_written_one():
+    # Autodiff of the loop makes 3 products per step (forward, and two in the backward pass);
+    # the hand-written backward makes 2 per step and one for the whole recurrent kernel.
+    layer, x, state, weights = _layer_and_inputs(False, True, False, time_steps=5)
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            out, _, _ = layer(x)
+            loss = tf.reduce_sum(out * weights[0])
+        return tape.gradient(loss, layer.trainable_weights)
+
+    graph = gradients.get_concrete_function(x).graph
+    ops = [op for op in graph.get_operations() if op.type == "MatMul"]
+    assert len(ops) == 2 * 5 + 1
+    assert not any(op.get_attr("transpose_b") for op in ops)
+
+
+def test_variables_and_checkpoints_keep_their_names(tmp_path):
+    layer = FourGateLSTM(4, input_dim=3)
+    layer(np.zeros((1, 2), np.int32))
+    assert [v.path.split("/")[-1] for v in layer.weights] == ["kernel", "recurrent_kernel",
+                                                              "bias"]
+    names = {name for name, _ in tf.train.list_variables(
+        tf.train.Checkpoint(layer=layer).write(str(tmp_path / "ckpt")))}
+    assert {"layer/kernel/.ATTRIBUTES/VARIABLE_VALUE",
+            "layer/recurrent_kernel/.ATTRIBUTES/VARIABLE_VALUE",
+            "layer/bias/.ATTRIBUTES/VARIABLE_VALUE"} <= names
