@@ -39,6 +39,7 @@ from helpers.model import CELLS, CharLSTM
 from helpers.paths import REPO_ROOT, relative, write_json
 
 LN2 = math.log(2.0)
+LR_SCHEDULES = ("constant", "cosine")
 
 # The parameters that shape the model or its data: a run directory cannot be continued
 # with different values (max_steps, log_every, save_every may change between sessions).
@@ -63,6 +64,7 @@ class TrainConfig:
     len_per_section: int = 100
     skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
     learning_rate: float = 5e-3
+    lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
     seed: int = 0
     train_split: str = "test"  # as in the original tutorial; "train" whenever you have it
     valid_split: str = "valid"
@@ -92,6 +94,9 @@ class TrainConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
+                             f"{self.lr_schedule!r}")
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
         for name in ("train_split", "valid_split"):
@@ -221,6 +226,20 @@ def _saved_history(run_dir: Path) -> list[dict]:
     return json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
 
 
+def learning_rate_schedule(config: TrainConfig):
+    """Adam's step size: constant, or cosine-decayed over ``max_steps``.
+
+    Large steps early get the loss down fast; small ones at the end settle into a minimum that
+    the large ones keep jumping over. The schedule reads the optimizer's own step counter, which
+    the checkpoint restores, so a resumed run continues the same curve (resuming with another
+    ``max_steps`` reshapes what is left of it).
+    """
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.max_steps,
+                                                  alpha=0.1)
+
+
 def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
     return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
                     embedding_dim=config.embedding_dim, dropout=config.dropout,
@@ -255,7 +274,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     seed_everything(config.seed)
     with strategy.scope():
         model = build_model(config, len(vocabulary)).build_for(1, 1)
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)

@@ -249,3 +249,17 @@ def test_a_short_run_visibly_learns_and_writes_real_words(tmp_path):
     words = set(text.split())
     common = {"the", "of", "and", "in", "to", "a", "was", "The", "is", "for", "on", "as"}
     assert len(words & common) >= 4, text
+
+
+def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
+    from helpers.training import learning_rate_schedule
+
+    cosine = learning_rate_schedule(TrainConfig(learning_rate=0.004, max_steps=200,
+                                                lr_schedule="cosine"))
+    rates = [float(cosine(step)) for step in (0, 100, 200, 400)]
+    assert rates[0] == pytest.approx(0.004)
+    assert rates[1] == pytest.approx(0.004 * (0.1 + 0.9 * 0.5))  # halfway down the cosine
+    assert rates[2] == pytest.approx(0.0004) and rates[3] == pytest.approx(0.0004)
+    assert learning_rate_schedule(TrainConfig(learning_rate=0.004)) == 0.004
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(lr_schedule="linear").validate()
