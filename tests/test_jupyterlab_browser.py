@@ -1,0 +1,272 @@
+"""JupyterLab in a real browser: the way a learner meets these notebooks.
+
+Starts JupyterLab from this environment on 127.0.0.1 with a random token, opens notebooks in
+headless Chromium (Debian's ``chromium``, driven by Playwright; no browser is downloaded),
+runs all cells through the Run menu, and checks what a learner would see: no error output,
+every plot rendered as an image, every widget drawn. Screenshots go to ``outputs/browser/``.
+
+The notebooks are opened in place, so autosave is switched off through a throwaway settings
+folder, and the test checks that the files on disk did not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from helpers.paths import OUTPUTS, REPO_ROOT
+from helpers.training import NoTrainedModelError, load_run
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Flags for a closed network, as root, without a display: without the background-networking
+# ones Chromium keeps trying to reach Google's hosts.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SERVER_START_TIMEOUT_S = 90
+NOTEBOOK_RUN_TIMEOUT_S = 600  # 05 loads a model; 2 busy cores can be slow
+DRAW_TIMEOUT_S = 30
+NOTEBOOK_MODEL_DIR = "outputs/runs/notebook"  # what 05 samples from (04's default output_dir)
+SCREENSHOTS = OUTPUTS / "browser"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tail(path: Path, n: int = 3000) -> str:
+    return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a process and everything in its session (the server's kernels too)."""
+    for sig, wait_s in ((15, 20), (9, 20)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=wait_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def notebook_model():
+    """05 samples from 04's model; train it with 04's defaults when there is none yet."""
+    try:
+        load_run(REPO_ROOT / NOTEBOOK_MODEL_DIR)
+        return
+    except NoTrainedModelError:
+        pass
+    executed = OUTPUTS / "browser" / "04_training.executed.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "papermill", "--no-progress-bar",
+                    str(REPO_ROOT / "notebooks" / "04_training.ipynb"), str(executed),
+                    "--cwd", str(REPO_ROOT / "notebooks")],
+                   check=True, timeout=1200, capture_output=True)
+    load_run(REPO_ROOT / NOTEBOOK_MODEL_DIR)
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab server on 127.0.0.1; always shut down, its log shown when a test fails."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package "
+                    "(.ci/run does) or set CHROMIUM to a Chromium binary")
+    home = tmp_path_factory.mktemp("jupyter")
+    settings = home / "settings" / "@jupyterlab"
+    # Opened in place, so the notebooks must not be saved behind our back.
+    (settings / "docmanager-extension").mkdir(parents=True)
+    (settings / "docmanager-extension" / "plugin.jupyterlab-settings").write_text(
+        json.dumps({"autosave": False}))
+    # No news pop-up over the notebook, and no requests to the internet.
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port, token = _free_port(), os.urandom(16).hex()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               JUPYTER_CONFIG_DIR=str(home / "config"), PYTHONUNBUFFERED="1")
+    log = home / "server.log"
+    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={REPO_ROOT}", "--ServerApp.port_retries=0",
+               f"--LabApp.user_settings_dir={home / 'settings'}",
+               f"--LabApp.workspaces_dir={home / 'workspaces'}",
+               "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly"]
+    if os.geteuid() == 0:  # CI containers run as root; Jupyter refuses that unless told
+        command.append("--allow-root")
+    with open(log, "wb") as log_file:
+        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                  start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{_tail(log)}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer within {SERVER_START_TIMEOUT_S} s:"
+                                f"\n{_tail(log)}")
+                time.sleep(0.5)
+        yield {"base": base, "token": token, "log": log}
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# Read from the notebook's own model in the page: the kernel's state and each code cell's
+# execution count and outputs, as JupyterLab holds them.
+NOTEBOOK_STATE_JS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext) return null;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = [];
+  for (const cell of panel.content.model.cells) {
+    if (cell.type !== 'code') continue;
+    const outputs = cell.outputs.toJSON();
+    cells.push({count: cell.executionCount, outputs: outputs});
+  }
+  return {status: kernel ? kernel.status : 'no kernel', cells: cells,
+          path: panel.context.path};
+}"""
+
+
+def _wait_for(page, predicate_js, timeout_s, what):
+    try:
+        page.wait_for_function(predicate_js, timeout=timeout_s * 1000, polling=500)
+    except PlaywrightTimeout as exc:  # say what we were waiting for
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}") from exc
+
+
+def _run_in_jupyterlab(browser, server, notebook: str) -> tuple[dict, dict]:
+    """Open a notebook, Run > Run All Cells, wait for the kernel; return model and page state."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(f"{server['base']}/lab/tree/notebooks/{notebook}?token={server['token']}",
+                  timeout=120_000)
+        _wait_for(page, """() => {
+            const app = window.jupyterapp;
+            const panel = app && app.shell.currentWidget;
+            return panel && panel.sessionContext && panel.sessionContext.isReady
+                && panel.sessionContext.session && panel.sessionContext.session.kernel
+                && panel.sessionContext.session.kernel.status === 'idle';
+        }""", 180, f"{notebook} to open with an idle kernel")
+        # Through the menu bar, as a learner would.
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        _wait_for(page, """() => {
+            const panel = window.jupyterapp.shell.currentWidget;
+            const kernel = panel.sessionContext.session.kernel;
+            if (kernel.status !== 'idle') return false;
+            for (const cell of panel.content.model.cells)
+                if (cell.type === 'code' && cell.sharedModel.source.trim()
+                    && !cell.executionCount) return false;
+            return true;
+        }""", NOTEBOOK_RUN_TIMEOUT_S, f"every cell of {notebook} to run")
+        # Outputs arrive before they are drawn: give images and widget views time to finish.
+        # No failure here; the assertions on what was drawn say what is missing.
+        try:
+            page.wait_for_function("""() => {
+                const node = window.jupyterapp.shell.currentWidget.node;
+                const images = [...node.querySelectorAll('.jp-RenderedImage img')];
+                return images.every(img => img.complete && img.naturalWidth > 0)
+                    && !/Loading widget/.test(node.innerText);
+            }""", timeout=DRAW_TIMEOUT_S * 1000, polling=250)
+        except PlaywrightTimeout:
+            pass
+        state = page.evaluate(NOTEBOOK_STATE_JS)
+        rendered = page.evaluate("""() => {
+            const panel = window.jupyterapp.shell.currentWidget.node;
+            const images = [...panel.querySelectorAll('.jp-RenderedImage img')];
+            return {
+              images: images.length,
+              drawn_images: images.filter(img => img.complete && img.naturalWidth > 0).length,
+              widgets: panel.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+              widget_errors: [...panel.querySelectorAll('.jp-OutputArea-output')]
+                  .filter(el => /Error displaying widget|Loading widget/.test(el.innerText))
+                  .length,
+              error_nodes: panel.querySelectorAll(
+                  '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').length,
+            };
+        }""")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}.png"), full_page=True)
+        rendered["page_errors"] = console_errors
+        return state, rendered
+    finally:
+        page.close()
+
+
+def _outputs(state, kind):
+    return [out for cell in state["cells"] for out in cell["outputs"] if kind(out)]
+
+
+@pytest.mark.parametrize("notebook, min_images, min_widgets", [
+    ("01_data_loading.ipynb", 1, 0),
+    ("05_sampling.ipynb", 1, 1),
+])
+def test_notebook_runs_in_jupyterlab_in_chromium(notebook_model, jupyterlab, browser, notebook,
+                                                min_images, min_widgets):
+    path = REPO_ROOT / "notebooks" / notebook
+    before = _sha256(path)
+    state, rendered = _run_in_jupyterlab(browser, jupyterlab, notebook)
+
+    errors = _outputs(state, lambda out: out["output_type"] == "error")
+    assert not errors, (f"{notebook} raised in JupyterLab: "
+                        + "; ".join(f"{e['ename']}: {e['evalue']}" for e in errors))
+    assert rendered["error_nodes"] == 0
+    assert all(cell["count"] for cell in state["cells"])
+
+    pngs = _outputs(state, lambda out: "image/png" in out.get("data", {}))
+    assert len(pngs) >= min_images, f"{notebook}: {len(pngs)} plots, expected {min_images}+"
+    assert rendered["images"] >= len(pngs) and rendered["drawn_images"] == rendered["images"], (
+        f"{notebook}: {rendered['drawn_images']} of {rendered['images']} images drawn "
+        f"for {len(pngs)} plots")
+
+    views = _outputs(state, lambda out: "application/vnd.jupyter.widget-view+json"
+                     in out.get("data", {}))
+    assert len(views) >= min_widgets
+    if views:
+        assert rendered["widgets"] >= 1 and rendered["widget_errors"] == 0, (
+            f"{notebook}: widgets not drawn ({rendered})")
+    assert not rendered["page_errors"], rendered["page_errors"]
+    assert (SCREENSHOTS / f"{Path(notebook).stem}.png").stat().st_size > 10_000
+    assert _sha256(path) == before, f"{notebook} on disk was changed by the browser run"
+    assert "Traceback" not in jupyterlab["log"].read_text(errors="replace"), (
+        _tail(jupyterlab["log"]))
+
