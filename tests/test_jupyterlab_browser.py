@@ -11,9 +11,11 @@ folder, and the test checks that the files on disk did not change.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +54,13 @@ def _sha256(path: Path) -> str:
 
 def _tail(path: Path, n: int = 3000) -> str:
     return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+def _die_with_parent() -> None:
+    """In the server's process: Linux sends it SIGTERM when the test process dies, however
+    it dies (a finally block does not run when pytest itself is killed)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -115,7 +124,7 @@ def jupyterlab(tmp_path_factory):
         command.append("--allow-root")
     with open(log, "wb") as log_file:
         server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                  start_new_session=True)
+                                  start_new_session=True, preexec_fn=_die_with_parent)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
