@@ -156,87 +156,98 @@ def browser():
             chromium.close()
 
 
-# Read from the notebook's own model in the page: the kernel's state and each code cell's
-# execution count and outputs, as JupyterLab holds them.
-NOTEBOOK_STATE_JS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  if (!panel || !panel.content || !panel.sessionContext) return null;
-  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+# Every script below finds the notebook by its path among JupyterLab's open documents, never
+# as "the current tab": a restored workspace may open or focus other tabs at any moment.
+PANEL_JS = """const panelFor = path => [...window.jupyterapp.shell.widgets('main')]
+    .find(w => w.context && w.context.path === path && w.content && w.sessionContext);
+const kernelOf = panel => panel && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;"""
+
+OPEN_AND_IDLE_JS = "(path) => {" + PANEL_JS + """
+  if (!window.jupyterapp) return false;
+  const panel = panelFor(path), kernel = kernelOf(panel);
+  return Boolean(panel && panel.sessionContext.isReady && kernel && kernel.status === 'idle');
+}"""
+
+ACTIVATE_JS = "(path) => {" + PANEL_JS + """
+  const panel = panelFor(path);
+  window.jupyterapp.shell.activateById(panel.id);
+  return window.jupyterapp.shell.currentWidget === panel;
+}"""
+
+ALL_CELLS_RAN_JS = "(path) => {" + PANEL_JS + """
+  const panel = panelFor(path), kernel = kernelOf(panel);
+  if (!kernel || kernel.status !== 'idle') return false;
+  for (const cell of panel.content.model.cells)
+    if (cell.type === 'code' && cell.sharedModel.source.trim() && !cell.executionCount)
+      return false;
+  return true;
+}"""
+
+DRAWN_JS = "(path) => {" + PANEL_JS + """
+  const node = panelFor(path).node;
+  const images = [...node.querySelectorAll('.jp-RenderedImage img')];
+  return images.every(img => img.complete && img.naturalWidth > 0)
+      && !/Loading widget/.test(node.innerText);
+}"""
+
+# The notebook's own model, as JupyterLab holds it (each code cell's count and outputs), and
+# what the page drew for it.
+STATE_JS = "(path) => {" + PANEL_JS + """
+  const panel = panelFor(path), node = panel.node;
   const cells = [];
-  for (const cell of panel.content.model.cells) {
-    if (cell.type !== 'code') continue;
-    const outputs = cell.outputs.toJSON();
-    cells.push({count: cell.executionCount, outputs: outputs});
-  }
-  return {status: kernel ? kernel.status : 'no kernel', cells: cells,
-          path: panel.context.path};
+  for (const cell of panel.content.model.cells)
+    if (cell.type === 'code')
+      cells.push({count: cell.executionCount, outputs: cell.outputs.toJSON()});
+  const images = [...node.querySelectorAll('.jp-RenderedImage img')];
+  return {cells: cells, rendered: {
+    images: images.length,
+    drawn_images: images.filter(img => img.complete && img.naturalWidth > 0).length,
+    widgets: node.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+    widget_errors: [...node.querySelectorAll('.jp-OutputArea-output')]
+        .filter(el => /Error displaying widget|Loading widget/.test(el.innerText)).length,
+    error_nodes: node.querySelectorAll(
+        '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').length,
+  }};
 }"""
 
 
-def _wait_for(page, predicate_js, timeout_s, what):
+def _wait_for(page, predicate_js, path, timeout_s, what):
     try:
-        page.wait_for_function(predicate_js, timeout=timeout_s * 1000, polling=500)
+        page.wait_for_function(predicate_js, arg=path, timeout=timeout_s * 1000, polling=500)
     except PlaywrightTimeout as exc:  # say what we were waiting for
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}") from exc
 
 
 def _run_in_jupyterlab(browser, server, notebook: str) -> tuple[dict, dict]:
     """Open a notebook, Run > Run All Cells, wait for the kernel; return model and page state."""
+    path, stem = f"notebooks/{notebook}", Path(notebook).stem
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    page_errors = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     try:
-        page.goto(f"{server['base']}/lab/tree/notebooks/{notebook}?token={server['token']}",
-                  timeout=120_000)
-        _wait_for(page, """() => {
-            const app = window.jupyterapp;
-            const panel = app && app.shell.currentWidget;
-            return panel && panel.sessionContext && panel.sessionContext.isReady
-                && panel.sessionContext.session && panel.sessionContext.session.kernel
-                && panel.sessionContext.session.kernel.status === 'idle';
-        }""", 180, f"{notebook} to open with an idle kernel")
+        # A workspace of its own, reset: no tabs restored from the previous notebook's page.
+        page.goto(f"{server['base']}/lab/workspaces/{stem}/tree/{path}"
+                  f"?reset&token={server['token']}", timeout=120_000)
+        _wait_for(page, OPEN_AND_IDLE_JS, path, 180, f"{notebook} to open with an idle kernel")
+        _wait_for(page, ACTIVATE_JS, path, 30, f"{notebook} to be the current tab")
         # Through the menu bar, as a learner would.
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        _wait_for(page, """() => {
-            const panel = window.jupyterapp.shell.currentWidget;
-            const kernel = panel.sessionContext.session.kernel;
-            if (kernel.status !== 'idle') return false;
-            for (const cell of panel.content.model.cells)
-                if (cell.type === 'code' && cell.sharedModel.source.trim()
-                    && !cell.executionCount) return false;
-            return true;
-        }""", NOTEBOOK_RUN_TIMEOUT_S, f"every cell of {notebook} to run")
+        _wait_for(page, ALL_CELLS_RAN_JS, path, NOTEBOOK_RUN_TIMEOUT_S,
+                  f"every cell of {notebook} to run")
         # Outputs arrive before they are drawn: give images and widget views time to finish.
         # No failure here; the assertions on what was drawn say what is missing.
         try:
-            page.wait_for_function("""() => {
-                const node = window.jupyterapp.shell.currentWidget.node;
-                const images = [...node.querySelectorAll('.jp-RenderedImage img')];
-                return images.every(img => img.complete && img.naturalWidth > 0)
-                    && !/Loading widget/.test(node.innerText);
-            }""", timeout=DRAW_TIMEOUT_S * 1000, polling=250)
+            page.wait_for_function(DRAWN_JS, arg=path, timeout=DRAW_TIMEOUT_S * 1000,
+                                   polling=250)
         except PlaywrightTimeout:
             pass
-        state = page.evaluate(NOTEBOOK_STATE_JS)
-        rendered = page.evaluate("""() => {
-            const panel = window.jupyterapp.shell.currentWidget.node;
-            const images = [...panel.querySelectorAll('.jp-RenderedImage img')];
-            return {
-              images: images.length,
-              drawn_images: images.filter(img => img.complete && img.naturalWidth > 0).length,
-              widgets: panel.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
-              widget_errors: [...panel.querySelectorAll('.jp-OutputArea-output')]
-                  .filter(el => /Error displaying widget|Loading widget/.test(el.innerText))
-                  .length,
-              error_nodes: panel.querySelectorAll(
-                  '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]').length,
-            };
-        }""")
+        state = page.evaluate(STATE_JS, path)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{Path(notebook).stem}.png"), full_page=True)
-        rendered["page_errors"] = console_errors
-        return state, rendered
+        page.screenshot(path=str(SCREENSHOTS / f"{stem}.png"), full_page=True)
+        state["rendered"]["page_errors"] = page_errors
+        return state, state.pop("rendered")
     finally:
         page.close()
 
