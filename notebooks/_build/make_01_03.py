@@ -635,7 +635,7 @@ for name, forward in (("by hand", lambda: layer(ids)[0]),
         loss = tf.reduce_sum(forward() * weights_of_outputs)
     gradients[name] = tape.gradient(loss, layer.trainable_variables)
 for variable, ours, reference in zip(layer.trainable_variables, gradients["by hand"],
-                                     gradients["TensorFlow"]):
+                                     gradients["TensorFlow"], strict=True):
     ours, reference = tf.convert_to_tensor(ours), tf.convert_to_tensor(reference)
     largest = float(tf.reduce_max(tf.abs(ours - reference)))
     assert largest < 1e-5, (variable.name, largest)
