@@ -101,7 +101,7 @@ def test_stateful_generation_equals_refeeding_the_prefix(generator):
 
 
 def test_several_samples_in_one_batch(generator):
-    samples = generator.generate("The ", 20, temperature=1.0, seed=1, num_samples=4)
+    samples = generator.generate("the ", 20, temperature=1.0, seed=1, num_samples=4)
     assert len(samples) == 4 and all(len(s) == 20 for s in samples)
     assert len(set(samples)) > 1
 
