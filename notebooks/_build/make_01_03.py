@@ -605,8 +605,8 @@ it from `step` by itself, and would be right, but on a CPU its version is slow: 
 by the transposed recurrent kernel through a slow path of the matrix product, and builds the
 kernel's gradient from one thin product per time step. So `_unrolled` runs `step` forward and
 supplies the backward pass by hand: the chain rule through `step`'s lines, from the last time
-step to the first, then one large product for $U$'s gradient. It makes training about 1.5x
-faster than `keras.layers.LSTM` here (`benchmarks/RESULTS.md`). You can skip this code; the
+step to the first, then one large product for $U$'s gradient. It makes training 1.39x as
+fast as `keras.layers.LSTM` here (`benchmarks/RESULTS.md`). You can skip this code; the
 check after it is what matters.
 """),
     code("""
