@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint venv clean-venv
+.PHONY: run test test-fast notebooks lint venv clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,24 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The whole suite (about 20 minutes on 2 cores): every test, then every notebook under nbval.
 test: lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks
+
+# The helpers' unit tests on a tiny committed text: no dataset, papermill, subprocesses or
+# second environment; under a minute on 2 cores.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not slow and not system" -q
+
+# Each notebook's .py (its Jupytext pair, the text to edit) executed into its .ipynb, in
+# lesson order: 04 trains the model that 05, 06 and 07 read.
+NOTEBOOK_SOURCES = $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
+notebooks: $(STAMP)
+	@for source in $(NOTEBOOK_SOURCES); do \
+	  echo "executing $$source"; \
+	  $(BIN)/jupytext --to ipynb --update --execute --run-path notebooks $$source || exit 1; \
+	done
 
 clean-venv:
 	rm -rf $(VENV)

@@ -331,6 +331,170 @@ def _write_summary(path: Path, rows: list[dict]) -> None:
     tmp.replace(path)
 
 
+# Reading runs back: what notebook 06 compares. A sweep's summary.csv lists its runs; without
+# a sweep, every folder of a runs directory is one, and the settings in which they differ play
+# the part of the swept parameters.
+
+SWEEP_COMMAND = "python -m helpers.runs sweep --param max_steps 100 300 1000"
+
+
+@dataclass
+class RunRecord:
+    """One run as its files describe it; ``metrics`` is None for a run that did not finish."""
+
+    name: str
+    path: Path
+    status: str  # "ok" or "failed"
+    values: dict  # the swept (or differing) settings
+    error: str = ""
+    metrics: dict | None = None
+    history: list = field(default_factory=list)
+    samples: dict | None = None
+
+
+@dataclass
+class Comparison:
+    """The runs of a sweep, or of a runs directory, and the parameters they differ in."""
+
+    source: Path
+    swept: list[str]
+    runs: list[RunRecord]
+
+    @property
+    def finished(self) -> list[RunRecord]:
+        return [run for run in self.runs if run.status == "ok"]
+
+    @property
+    def failed(self) -> list[RunRecord]:
+        return [run for run in self.runs if run.status != "ok"]
+
+    def table(self) -> str:
+        """One line per run: the swept values, status and figures, aligned in columns."""
+        header = ["run", *self.swept, "status", "steps", "valid BPC", "best valid",
+                  "train BPC", "train s", "wall s", "chars/s", "peak MB"]
+        rows = []
+        for run in self.runs:
+            m = run.metrics
+            figures = ["-"] * 8 if m is None else [
+                f"{m['steps']:,}", f"{m['valid_bpc']:.3f}", f"{m['best_valid_bpc']:.3f}",
+                f"{m['train_bpc']:.3f}", f"{m['training_time_s']:,.1f}",
+                f"{m['wall_time_s']:,.1f}" if "wall_time_s" in m else "-",
+                f"{m['chars_per_sec']:,.0f}", f"{m['peak_rss_mb']:,.0f}"]
+            rows.append([run.name, *(str(run.values.get(k, "")) for k in self.swept),
+                         run.status, *figures])
+        return format_table(header, rows)
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column)
+              for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(cells, widths, strict=True))
+             .rstrip() for cells in (header, ["-" * w for w in widths], *rows)]
+    return "\n".join(lines)
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text("utf-8"))
+
+
+def _finished_run(path: Path, values: dict) -> RunRecord:
+    metrics_file, samples_file = path / "metrics.json", path / "samples.json"
+    return RunRecord(
+        path.name, path, "ok", values,
+        metrics=_read_json(metrics_file) if metrics_file.exists() else collect_metrics(path),
+        history=_read_json(path / "history.json"),
+        samples=_read_json(samples_file) if samples_file.exists() else None)
+
+
+def _resolve_folder(name: str, value) -> Path:
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise TypeError(f"{name} must be a folder path relative to the repository root, "
+                        f"got {value!r}")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def read_sweep(sweep_dir) -> Comparison:
+    """The runs listed in a sweep's ``summary.csv``, with each finished run's files."""
+    source = _resolve_folder("sweep_dir", sweep_dir)
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"sweep_dir {str(sweep_dir)!r} does not exist. A sweep creates it: "
+            f"`{SWEEP_COMMAND} --name NAME` writes outputs/sweeps/NAME (without --name, the "
+            "folder is named after the swept parameters).")
+    if not (source / "summary.csv").exists():
+        raise FileNotFoundError(
+            f"{relative(source)} has no summary.csv. `{SWEEP_COMMAND}` writes it once its "
+            "runs are done; if the sweep was interrupted, run the same command again (it "
+            "skips the finished runs).")
+    with open(source / "summary.csv", newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    # The swept parameters are the columns between "run" and "status" (_summary_row).
+    swept = reader.fieldnames[1:reader.fieldnames.index("status")]
+    runs = []
+    for row in rows:
+        path, values = source / row["run"], {name: row[name] for name in swept}
+        if row["status"] == "ok":
+            if not (path / "metrics.json").exists():
+                raise FileNotFoundError(f"{relative(path)} is listed as ok in summary.csv but "
+                                        "has no metrics.json")
+            runs.append(_finished_run(path, values))
+        else:
+            runs.append(RunRecord(path.name, path, "failed", values, error=row["error"]))
+    return Comparison(source, swept, runs)
+
+
+def read_runs(runs_dir="outputs/runs") -> Comparison:
+    """Every run folder under ``runs_dir``; a folder without history counts as failed."""
+    source = _resolve_folder("runs_dir", runs_dir)
+    if not source.is_dir() or not any(p.is_dir() for p in source.iterdir()):
+        raise FileNotFoundError(
+            f"runs_dir {str(runs_dir)!r} holds no runs yet. Train one first: run "
+            "notebooks/04_training.ipynb and 05_sampling.ipynb, or `make run`; or pass the "
+            f"sweep_dir of a sweep made by `{SWEEP_COMMAND}`.")
+    runs = []
+    for path in sorted(p for p in source.iterdir() if p.is_dir()):
+        history_file = path / "history.json"
+        if history_file.exists() and _read_json(history_file):
+            runs.append(_finished_run(path, {}))
+        else:
+            runs.append(RunRecord(path.name, path, "failed", {}, error=(
+                "no history.json: training has not reached its first log (still running, or "
+                "stopped early)")))
+    configs = [run.metrics["config"] for run in runs if run.status == "ok"]
+    keys = sorted({key for config in configs for key in config} - {"output_dir", "data_dir"})
+    swept = [key for key in keys if len({json.dumps(c.get(key)) for c in configs}) > 1]
+    for run in runs:
+        if run.status == "ok":
+            run.values = {key: run.metrics["config"].get(key) for key in swept}
+    return Comparison(source, swept, runs)
+
+
+def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 99) -> str:
+    """Each run's first sample, wrapped into columns, ``columns`` runs to a row."""
+    import textwrap
+
+    sampled = [run for run in runs if run.samples]
+    prompts = {run.samples["prompt"] for run in sampled}
+    shared_prompt = len(prompts) == 1  # then shown once, above the columns
+    blocks = [f"prompt: {next(iter(prompts))!r}\n"] if shared_prompt else []
+    for start in range(0, len(sampled), columns):
+        group = sampled[start:start + columns]
+        column_width = (width - 3 * (len(group) - 1)) // len(group)
+        texts = []
+        for run in group:
+            record, first = run.samples, run.samples["samples"][0]
+            text = first["text"] if shared_prompt else f"[{record['prompt']}] {first['text']}"
+            texts.append([run.name[:column_width],
+                          f"step {record['step']:,}, temperature {first['temperature']}"
+                          [:column_width],
+                          "-" * column_width, *textwrap.wrap(text, column_width)])
+        blocks.append("\n".join(" | ".join(cell.ljust(column_width) for cell in line).rstrip()
+                                for line in itertools.zip_longest(*texts, fillvalue="")))
+    return "\n\n".join(blocks)
+
+
 def _parameter_pairs(pairs) -> dict:
     return {name: parse_value(value) for name, value in pairs or []}
 

@@ -1,0 +1,237 @@
+# %% [markdown]
+# # 02 · From characters to numbers
+#
+# A neural network computes with numbers, not characters. In this notebook you will build the
+# **vocabulary** that gives every character an id (and see why the original tutorial's
+# vocabulary changed from one run to the next), handle characters the vocabulary has never
+# seen, look at **one-hot vectors**, measure what the original's dense one-hot training arrays
+# would cost in memory, and replace them by the small batches of ids that we feed the model
+# instead.
+
+# %%
+import numpy as np
+
+from helpers.data import load_split
+from helpers.encoding import UNKNOWN_ID, Vocabulary
+
+text = load_split("test")
+vocab = Vocabulary.from_text(text)
+print(f"{len(vocab.chars)} characters + 1 unknown id = {len(vocab)} ids")
+print("the first characters:", vocab.chars[:16])
+
+# %% [markdown]
+# ## The vocabulary: sorted, with id 0 for "unknown"
+#
+# `Vocabulary.from_text` sorts the distinct characters; character `chars[i]` gets id `i + 1`,
+# and id `0` (`UNKNOWN_ID`) stands for any character the vocabulary does not know. Encoding a
+# text gives one `int32` id per character, and decoding gives the text back:
+
+# %%
+for c in ["\n", " ", "A", "a", "e", "z"]:
+    print(f"{c!r:>5} -> id {vocab.encode(c)[0]}")
+
+ids = vocab.encode(text)
+print(ids.dtype, ids.shape, ids[:12])
+print(repr(vocab.decode(ids[:12])))
+assert vocab.decode(ids) == text
+
+# %% [markdown]
+# ### Why sorted?
+#
+# The original tutorial built its vocabulary with `chars = list(set(text))`. A set's order
+# follows the hashes of its elements, and Python salts string hashes with a random seed chosen
+# when the interpreter starts (`PYTHONHASHSEED`, a defence against hash-flooding attacks). Inside
+# one process the order is stable, so nothing looks wrong; but a *new* process (reloading a saved
+# model the next day) numbers the characters differently, and the model's output 17 that meant
+# `e` yesterday means something else today.
+#
+# Three fresh Python processes with three hash seeds show it: the first ten characters of
+# `list(set(text))` and the position of `'e'`. (The exact orders depend on the Python build, so
+# this output is not compared by the tests; the assertion checks that they differ.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import os
+import subprocess
+import sys
+
+snippet = "import sys; order = list(set(sys.stdin.read())); print(order[:10], order.index('e'))"
+orders = {}
+for seed in ("0", "1", "2"):
+    run = subprocess.run(
+        [sys.executable, "-c", snippet], input=text, capture_output=True, check=True,
+        text=True, encoding="utf-8",
+        env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONIOENCODING": "utf-8"})
+    orders[seed] = run.stdout.strip()
+    print(f"PYTHONHASHSEED={seed}: {orders[seed]}")
+assert len(set(orders.values())) > 1, "list(set(text)) should depend on the hash seed"
+
+# %% [markdown]
+# `sorted(set(text))` is the same in every process, on every machine, so the vocabulary can be
+# rebuilt from the text (or saved as a small JSON list with `Vocabulary.save`):
+
+# %%
+print("first ten, always:", list(vocab.chars[:10]))
+print(f"position of 'e', always: {vocab.chars.index('e')} (so its id is {vocab.encode('e')[0]})")
+
+# %% [markdown]
+# ## Characters the vocabulary has never seen
+#
+# A vocabulary built on one text meets new characters in another: the validation split, or a
+# prompt you type. The original's `char_to_id[c]` raised `KeyError` there. How many are there in
+# `wiki.valid.raw`?
+
+# %%
+valid = load_split("valid")
+unknown = vocab.unknown_counts(valid)
+total = sum(unknown.values())
+print(f"wiki.valid.raw: {len(valid):,} characters, {len(set(valid))} distinct")
+print(f"{len(unknown)} distinct characters never occur in wiki.test.raw;",
+      f"together they occur {total:,} times ({total / len(valid):.3%} of the split)")
+print("the most frequent:", unknown.most_common(8))
+
+# %% [markdown]
+# They are rare, so mapping them all to id 0 costs little. `encode` does that, and warns once
+# with a summary so that the loss is never silent (here we catch the warning to print it):
+
+# %%
+import warnings
+
+from helpers.encoding import UnknownCharactersWarning
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    valid_ids = vocab.encode(valid)
+assert caught and issubclass(caught[0].category, UnknownCharactersWarning)
+print(caught[0].message)
+print(f"{int((valid_ids == UNKNOWN_ID).sum()):,} ids are {UNKNOWN_ID},",
+      f"which decodes to {vocab.decode([UNKNOWN_ID])!r}")
+
+# %% [markdown]
+# ## One-hot vectors
+#
+# The classic way to feed a character to a network is a **one-hot vector**: as long as the
+# vocabulary (260), all zeros except a single 1 at the character's id. Here is "hello":
+
+# %%
+word = "hello"
+word_ids = vocab.encode(word)
+one_hot = vocab.one_hot(word_ids)
+print("ids:", word_ids)
+print("one-hot:", one_hot.shape, one_hot.dtype, "row sums", one_hot.sum(axis=1))
+print("the 1 of each row sits at column", one_hot.argmax(axis=1))
+
+# %% [markdown]
+# Because the vocabulary is sorted, the letters `a` to `p` have consecutive ids; the heatmap
+# shows those 16 of the 260 columns (the other 244 are zero in every row):
+
+# %%
+import matplotlib.pyplot as plt
+
+shown = vocab.encode("abcdefghijklmnop")
+fig, ax = plt.subplots(figsize=(8, 2.8), dpi=90)
+ax.imshow(one_hot[:, shown], cmap="Greys", vmin=0, vmax=1)
+ax.set_xticks(range(len(shown)), [f"{vocab.decode([i])}\n{i}" for i in shown])
+ax.set_yticks(range(len(word)), list(word))
+ax.set_xlabel(f"character and its id ({len(shown)} of the {len(vocab)} columns)")
+ax.set_ylabel(f"position in {word!r}")
+ax.set_title(f"One-hot vectors of {word!r}: a single 1 (black) per row")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Multiplying a one-hot vector by a weight matrix just picks one row of the matrix. So the model
+# never needs the one-hot vectors themselves: it looks the row up by id (notebook 03).
+#
+# ## The original's sections, and what they would cost
+#
+# The original cut the text into overlapping **sections** of `len_per_section = 50` characters,
+# one every `skip = 2` characters, each with the next character as its target:
+#
+# ```python
+# for i in range(0, len(text) - len_per_section, skip):
+#     sections.append(text[i: i + len_per_section])
+#     next_chars.append(text[i + len_per_section])
+# ```
+#
+# `helpers.encoding.sections` builds the same windows over the id array, as **views**: no
+# window is copied.
+
+# %%
+from helpers.encoding import original_one_hot_bytes, sections
+
+windows, targets = sections(ids, len_per_section=50, skip=2)
+print("windows:", windows.shape, windows.dtype, "  targets:", targets.shape)
+print("views into ids, not copies:", np.shares_memory(windows, ids),
+      np.shares_memory(targets, ids))
+assert len(windows) == len(range(0, len(text) - 50, 2))
+for k in range(2):
+    print(f"section {k}: {vocab.decode(windows[k])!r} -> {vocab.decode([targets[k]])!r}")
+
+# %% [markdown]
+# The original then turned every section into a dense one-hot array, with `np.zeros`' default
+# type, float64 (8 bytes per number): `X[sections, 50, 259]` and `y[sections, 259]`, for its
+# 259-character vocabulary.
+
+# %%
+cost = original_one_hot_bytes(len(text), len_per_section=50, skip=2, vocab_size=259)
+n = cost["sections"]
+rows = [
+    (f"X: {n:,} sections x 50 characters x 259 x 8 bytes", cost["X"]),
+    (f"y: {n:,} sections x 259 x 8 bytes", cost["y"]),
+    ("total", cost["total"]),
+]
+for label, size in rows:
+    print(f"{label:<52} = {size:>14,} bytes = {size / 1e9:5.1f} GB")
+print()
+print(f"ids: {len(ids):,} characters x 4 bytes (int32) = {ids.nbytes:,} bytes"
+      f" = {ids.nbytes / 1e6:.1f} MB, {cost['total'] / ids.nbytes:,.0f} times less")
+print(f"(copying the id windows would take {windows.nbytes / 1e6:.1f} MB; as views: nothing)")
+
+# %% [markdown]
+# About 68 GB for a 1.3 MB text: more memory than most machines have, just to hold zeros.
+#
+# ## What we feed instead: batches of ids
+#
+# `batch_dataset(ids, batch_size, len_per_section)` is a `tf.data` pipeline that cuts windows
+# of `len_per_section + 1` ids (by default without overlap), shuffles them with a fixed seed and
+# yields `(inputs, targets)`: the targets are the inputs **shifted by one character**, so the
+# model learns to predict the next character at *every* position, not only after the last one.
+
+# %%
+from helpers.encoding import batch_dataset
+
+batches = batch_dataset(ids, batch_size=64, len_per_section=100)
+inputs, targets = next(iter(batches))
+print("inputs: ", inputs.shape, inputs.dtype.name)
+print("targets:", targets.shape, targets.dtype.name)
+assert np.array_equal(inputs[:, 1:], targets[:, :-1])  # shifted by one
+
+batch_bytes = inputs.numpy().nbytes + targets.numpy().nbytes
+dense = 64 * 100 * len(vocab) * 4
+print(f"one batch of ids: 2 x 64 x 100 x 4 bytes = {batch_bytes:,} bytes")
+print(f"the same inputs as float32 one-hot: 64 x 100 x {len(vocab)} x 4 bytes = {dense:,} bytes")
+
+# %% [markdown]
+# One row of the batch, decoded (which window comes first depends on the seeded shuffle, so
+# this output is not compared; the shift by one is asserted above):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("input: ", repr(vocab.decode(inputs[0].numpy())))
+print("target:", repr(vocab.decode(targets[0].numpy())))
+
+# %%
+n_windows = len(sections(ids, 101, 100)[0])
+print(f"{n_windows:,} windows of 101 ids -> {n_windows // 64} batches of 64 per epoch")
+
+# %% [markdown]
+# ## Summary
+#
+# - The vocabulary is sorted (the same in every process) and reserves id 0 for unknown
+#   characters: 150 distinct characters of the validation split, 298 occurrences, map to it.
+# - One-hot vectors are a way of *thinking* about the input; the original materialised them for
+#   every section (about 68 GB for the test split). We keep 4 bytes per character and cut
+#   windows as views and batches of ids on the fly.
+#
+# Next, **03** opens the LSTM that reads these ids.

@@ -1,0 +1,50 @@
+"""Each notebook is a Jupytext pair (jupytext.toml): the .py text and the .ipynb with outputs.
+
+The .py is what a reviewer reads and what `make notebooks` executes into the .ipynb; the two
+must hold the same cells (type, source and tags), or an edit on one side is silently lost.
+"""
+
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from helpers.paths import REPO_ROOT
+
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def cells(notebook) -> list[tuple[str, str, list[str]]]:
+    return [(c.cell_type, c.source.strip(), list(c.metadata.get("tags", [])))
+            for c in notebook.cells]
+
+
+def test_every_notebook_has_its_text_pair_and_no_stray_texts():
+    assert len(NOTEBOOKS) >= 7
+    texts = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert [p.stem for p in texts] == [p.stem for p in NOTEBOOKS]
+    config = (REPO_ROOT / "jupytext.toml").read_text()
+    assert 'formats = "ipynb,py:percent"' in config
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_pair_holds_the_same_cells(ipynb: Path):
+    text = ipynb.with_suffix(".py")
+    stored, source = nbformat.read(ipynb, as_version=4), jupytext.read(text)
+    a, b = cells(stored), cells(source)
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        assert x == y, (f"{ipynb.name} cell {i} differs from {text.name}: run `jupytext --sync "
+                        f"notebooks/{ipynb.name}` (or `make notebooks`), then commit both")
+    assert len(a) == len(b), f"{ipynb.name} has {len(a)} cells, {text.name} {len(b)}"
+
+
+def test_the_check_notices_a_changed_cell(tmp_path):
+    """The comparison above fails on an edit made to one side only."""
+    source = jupytext.read(NOTEBOOKS[0].with_suffix(".py"))
+    stored = nbformat.read(NOTEBOOKS[0], as_version=4)
+    source.cells[1].source += "\nedited in the text only"
+    assert cells(source) != cells(stored)
+    tagged = nbformat.read(NOTEBOOKS[0], as_version=4)
+    tagged.cells[0].metadata["tags"] = ["new-tag"]
+    assert cells(tagged) != cells(stored)

@@ -1,0 +1,100 @@
+"""Reading runs back for notebook 06 (helpers.runs.read_sweep / read_runs), on hand-made folders.
+
+Fast: no TensorFlow, no papermill. The real sweep, whose files these mimic, is in test_runs.py.
+"""
+
+import csv
+import json
+
+import pytest
+
+from helpers import runs
+
+
+def _history(*valid):
+    return [{"step": 100 * (i + 1), "train_bpc": v + 0.1, "valid_bpc": v, "chars_per_sec": 1000.0,
+             "elapsed": 10.0 * (i + 1), "peak_rss_mb": 500.0} for i, v in enumerate(valid)]
+
+
+def _run(folder, config, valid, sample=None):
+    folder.mkdir(parents=True)
+    (folder / "history.json").write_text(json.dumps(_history(*valid)))
+    (folder / "config.json").write_text(json.dumps(config))
+    if sample is not None:
+        (folder / "samples.json").write_text(json.dumps({
+            "prompt": "I plan", "step": 100 * len(valid),
+            "samples": [{"text": sample, "temperature": 0.8}]}))
+    return folder
+
+
+def test_read_runs_finds_what_the_runs_differ_in(tmp_path):
+    _run(tmp_path / "a", {"hidden_nodes": 64, "seed": 0, "output_dir": "x"}, [3.0, 2.5], "abc")
+    _run(tmp_path / "b", {"hidden_nodes": 128, "seed": 0, "output_dir": "y"}, [2.8])
+    (tmp_path / "c").mkdir()  # started, never logged
+    comparison = runs.read_runs(tmp_path)
+    assert [r.name for r in comparison.finished] == ["a", "b"]
+    assert [r.name for r in comparison.failed] == ["c"]
+    assert "first log" in comparison.failed[0].error
+    assert comparison.swept == ["hidden_nodes"]  # output_dir differs too, but is not a setting
+    a = comparison.finished[0]
+    assert a.values == {"hidden_nodes": 64}
+    assert a.metrics["best_valid_bpc"] == 2.5 and a.metrics["steps"] == 200
+    lines = comparison.table().splitlines()
+    assert lines[0].split()[:3] == ["run", "hidden_nodes", "status"]
+    assert lines[2].split()[:5] == ["a", "64", "ok", "200", "2.500"]
+    assert lines[4].split()[:4] == ["c", "failed", "-", "-"]
+
+
+def test_read_sweep_follows_summary_csv(tmp_path):
+    _run(tmp_path / "max_steps=100", {"max_steps": 100}, [3.1], "xyz")
+    (tmp_path / "max_steps=100" / "metrics.json").write_text(json.dumps({
+        "steps": 100, "train_bpc": 3.2, "valid_bpc": 3.1, "best_valid_bpc": 3.1,
+        "chars_per_sec": 900.0, "training_time_s": 12.0, "wall_time_s": 30.0,
+        "peak_rss_mb": 400.0, "config": {"max_steps": 100}}))
+    with open(tmp_path / "summary.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, ["run", "max_steps", "status", "error", "steps"])
+        writer.writeheader()
+        writer.writerow({"run": "max_steps=100", "max_steps": "100", "status": "ok",
+                         "error": "", "steps": "100"})
+        writer.writerow({"run": "max_steps=300", "max_steps": "300", "status": "failed",
+                         "error": "ValueError: boom", "steps": ""})
+    comparison = runs.read_sweep(tmp_path)
+    assert comparison.swept == ["max_steps"]
+    assert [(r.name, r.status) for r in comparison.runs] == [
+        ("max_steps=100", "ok"), ("max_steps=300", "failed")]
+    assert comparison.failed[0].error == "ValueError: boom"
+    assert "30.0" in comparison.table().splitlines()[2]  # wall time from metrics.json
+    text = runs.samples_side_by_side(comparison.finished)
+    assert text.startswith("prompt: 'I plan'") and "xyz" in text and "temperature 0.8" in text
+
+
+def test_an_ok_run_without_metrics_is_an_error(tmp_path):
+    _run(tmp_path / "r", {}, [3.0])
+    (tmp_path / "summary.csv").write_text("run,status,error\nr,ok,\n")
+    with pytest.raises(FileNotFoundError, match="no metrics.json"):
+        runs.read_sweep(tmp_path)
+
+
+def test_missing_folders_say_how_to_make_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match="A sweep creates it"):
+        runs.read_sweep(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="has no summary.csv"):
+        runs.read_sweep(tmp_path)
+    with pytest.raises(FileNotFoundError, match="holds no runs yet"):
+        runs.read_runs(tmp_path)
+    with pytest.raises(TypeError, match="folder path"):
+        runs.read_runs(3)
+
+
+def test_samples_in_columns_wrap_and_label_each_run(tmp_path):
+    for name, prompt in (("a", "I plan"), ("b", "The")):
+        folder = _run(tmp_path / name, {"seed": 0}, [3.0], "word " * 40)
+        samples = json.loads((folder / "samples.json").read_text())
+        samples["prompt"] = prompt
+        (folder / "samples.json").write_text(json.dumps(samples))
+    text = runs.samples_side_by_side(runs.read_runs(tmp_path).finished, width=61)
+    lines = text.splitlines()
+    assert not text.startswith("prompt:")  # prompts differ: each column shows its own
+    assert lines[0].split("|")[0].strip() == "a" and lines[0].split("|")[1].strip() == "b"
+    assert "[I plan] word" in text and "[The] word" in text
+    assert max(len(line) for line in lines) <= 61
