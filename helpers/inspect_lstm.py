@@ -265,6 +265,21 @@ class UnitMatch:
     def found(self) -> bool:
         return self.unit is not None
 
+    @property
+    def tracks(self) -> bool:
+        """Whether the unit clearly follows the feature: ``TRACKING_CRITERION`` in code."""
+        return (self.found and abs(self.correlation) >= MIN_TRACKING_R
+                and abs(self.correlation) >= CHANCE_FACTOR * self.chance)
+
+
+# A unit "tracks" a feature only when its |r| is at least CHANCE_FACTOR times the chance level
+# and at least MIN_TRACKING_R: with hundreds of units, a best |r| of 0.08 against a chance level
+# of 0.05 is what noise gives, not a finding.
+CHANCE_FACTOR = 2.0
+MIN_TRACKING_R = 0.2
+TRACKING_CRITERION = (f"|r| at least {CHANCE_FACTOR:g} times the chance level and at least "
+                      f"{MIN_TRACKING_R:g}")
+
 
 def find_units(activations, signals: dict[str, np.ndarray], source: str = "cell",
                top: int = 1) -> list[UnitMatch]:
@@ -370,8 +385,11 @@ def plot_saturation(saturation: dict[str, np.ndarray], threshold: float = 0.1):
                         interpolation="nearest")
     heat.set_yticks(range(len(labels)), labels)
     heat.set_xlabel("unit (sorted by how often its forget gate is open)")
-    heat.set_title(f"Fraction of characters at which a gate is saturated "
-                   f"(within {threshold} of its limit)")
+    # The candidate is rescaled from (-1, 1) to (0, 1) before the cut-off, so in its own
+    # units it is saturated within twice the threshold of -1 or +1.
+    heat.set_title(f"Fraction of characters at which a gate is saturated: gates within "
+                   f"{threshold:g} of 0 or 1, candidate within {2 * threshold:g} of -1 or +1",
+                   fontsize=10)
     fig.colorbar(image, ax=heat, fraction=0.03, pad=0.01)
     for k, name in enumerate(GATES):
         ax = fig.add_subplot(grid[1, k])
@@ -562,20 +580,29 @@ def plot_units(recording: Recording, matches, window: slice | None = None):
 # How sure the model is, character by character
 
 
-def plot_surprise(recording: Recording, window: slice):
-    """Probability of each actual character in ``window``, as the model saw it coming."""
+def plot_surprise(recording: Recording, window: slice, per_row: int = 60):
+    """Probability of each actual character in ``window``, as the model saw it coming.
+
+    Drawn in rows of at most ``per_row`` characters, so that every label stays readable.
+    """
     import matplotlib.pyplot as plt
 
     probs = recording.char_probability()[window]
     chars = recording.text[window]
-    fig, ax = plt.subplots(figsize=(min(0.16 * len(chars) + 1, 16), 2.6), dpi=80)
-    ax.bar(range(len(chars)), probs, color=_probability_colours(probs))
-    ax.set_xticks(range(len(chars)), ["␣" if c == " " else c for c in chars],
-                  family="monospace", fontsize=8)
-    ax.set_xlim(-0.6, len(chars) - 0.4)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("p(this character)")
-    ax.set_title("How sure the model was of each character before it came")
+    rows = max(1, -(-len(chars) // per_row))
+    fig, axes = plt.subplots(rows, 1, figsize=(0.16 * min(len(chars), per_row) + 1.2,
+                                               1.9 * rows + 0.5), dpi=80, squeeze=False)
+    for r, ax in enumerate(axes[:, 0]):
+        part = slice(r * per_row, (r + 1) * per_row)
+        p, c = probs[part], chars[part]
+        ax.bar(range(len(c)), p, color=_probability_colours(p))
+        ax.set_xticks(range(len(c)), ["␣" if ch == " " else ch for ch in c],
+                      family="monospace", fontsize=8)
+        ax.set_xlim(-0.6, per_row - 0.4)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("p(this char)", fontsize=8)
+    axes[0, 0].set_title("How sure the model was of each character before it came")
+    fig.tight_layout()
     return fig
 
 

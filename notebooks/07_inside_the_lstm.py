@@ -99,8 +99,9 @@ print("the recording reproduces the model's predictions; every gate lies in its 
 #
 # A gate near 0 blocks, a gate near 1 lets everything through; in between it mixes. Following
 # Karpathy, Johnson and Fei-Fei, we count for every unit the fraction of characters at which
-# each gate is **saturated**: below 0.1 (shut) or above 0.9 (open). For the candidate memory,
-# a tanh, that means near -1 or near +1.
+# each gate is **saturated**: below 0.1 (shut) or above 0.9 (open). The candidate memory is a
+# tanh in (-1, 1): it is rescaled to (0, 1) before the same cut-off, so for it saturated means
+# within 0.2 of -1 or of +1.
 #
 # In the heatmap each column is a unit (sorted by how often its forget gate is open), each row
 # a gate and an end. Below it, the paper's view: one dot per unit, its fraction near 0 against
@@ -157,21 +158,26 @@ for name in FEATURES:
 #
 # With hundreds of units, one of them correlates with anything a little by chance. The column
 # *chance* is the best $|r|$ any unit reaches with the same feature shifted by half the
-# passage, where no unit can really follow it: a unit worth looking at beats it clearly.
+# passage, where no unit can really follow it. We say a unit **tracks** a feature only when it
+# beats that clearly: its $|r|$ is at least twice the chance level and at least 0.2
+# (`helpers.inspect_lstm.TRACKING_CRITERION`). A best $|r|$ of 0.08 against a chance level of
+# 0.05 is what noise gives with hundreds of units, and is reported as no finding.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from helpers.inspect_lstm import search_units
+from helpers.inspect_lstm import TRACKING_CRITERION, search_units
 
 best = search_units(recording)
-print(f"{'feature':>16}  {'unit':>5}  {'of':<6}  {'r':>6}  {'chance':>6}")
+print(f"a unit tracks a feature when {TRACKING_CRITERION}\n")
+print(f"{'feature':>16}  {'unit':>5}  {'of':<6}  {'r':>6}  {'chance':>6}  verdict")
 for feature, match in best.items():
     if not match.found:
         print(f"{feature:>16}  does not occur in this passage")
         continue
-    verdict = "clearly above chance" if abs(match.correlation) > 2 * match.chance else ""
+    verdict = "tracks it" if match.tracks else "no better than chance: no finding"
     print(f"{feature:>16}  {match.unit:>5}  {match.source:<6}  {match.correlation:+6.2f}  "
           f"{match.chance:6.2f}  {verdict}")
+tracking = {feature: match for feature, match in best.items() if match.tracks}
 
 # %%
 assert set(best) == set(FEATURES)
@@ -185,7 +191,8 @@ print("one unit per feature, with a correlation in [-1, 1]")
 # %% [markdown]
 # ## Seeing a unit at work
 #
-# Each excerpt below is coloured by the best unit of one feature, on that unit's own scale
+# Each excerpt below is coloured by a unit that tracks a feature by the criterion above (the
+# others are left out: colouring noise would only invite a story), on that unit's own scale
 # (from its 2nd to its 98th percentile over the passage): red high, blue low. Hover over a
 # character in JupyterLab to read the value. The output carries a PNG of the same picture, for
 # viewers that do not show HTML.
@@ -198,9 +205,9 @@ from helpers.inspect_lstm import excerpt, unit_text
 
 signals = feature_signals(passage)
 shown = set()
-for feature, match in best.items():
-    if not match.found:
-        continue
+if not tracking:
+    print("no unit tracks any of the features in this passage: nothing to show")
+for feature, match in tracking.items():
     caption = (f"**{feature}** ({FEATURE_DESCRIPTIONS[feature]}): {match.source} of unit "
                f"{match.unit}, r = {match.correlation:+.2f}")
     if (match.unit, match.source) in shown:
@@ -219,7 +226,8 @@ for feature, match in best.items():
 # NBVAL_IGNORE_OUTPUT
 from helpers.inspect_lstm import plot_units
 
-as_png(plot_units(recording, best.values(), window=slice(0, 1200)))
+if tracking:
+    display(as_png(plot_units(recording, tracking.values(), window=slice(0, 1200))))
 
 # %% [markdown]
 # A correlation is a hint, not a meaning: a unit that rises inside headings may really be
@@ -293,8 +301,8 @@ print(f"this passage: {bits.mean():.2f} bits per character; "
 # - `record` reads every gate and the memory of every unit, character by character, with the
 #   layer's own `step`; the recording reproduces the model's predictions exactly.
 # - Gate saturation shows which units keep their memory (forget gate open) and which switch.
-# - `search_units` ranks units by their correlation with features you can name; the *chance*
-#   column keeps the ranking honest.
+# - `search_units` ranks units by their correlation with features you can name; only a unit
+#   that clearly beats the *chance* column counts as tracking its feature.
 # - The per-character probability shows where the model is sure: inside words more than at
 #   their start.
 #

@@ -282,3 +282,30 @@ def test_excerpt_and_first_sentence():
     assert sentence == "The lobster is blue ."
     assert text[first_sentence(text, max_chars=14)] == "The lobster"  # cut at a space
     assert first_sentence(" = A =\n") == slice(0, 7)  # no prose at all: the start
+
+
+def test_a_unit_tracks_a_feature_only_well_above_chance():
+    from helpers.inspect_lstm import UnitMatch
+
+    assert not UnitMatch("in_quotes", 3, -0.08, 0.05).tracks  # the old "finding": noise
+    assert not UnitMatch("in_quotes", 3, 0.15, 0.05).tracks  # 3x chance, but too weak
+    assert not UnitMatch("in_quotes", 3, 0.5, 0.3).tracks  # strong, but chance is near
+    assert UnitMatch("in_quotes", 3, -0.5, 0.1).tracks
+    assert not UnitMatch("in_quotes", None, float("nan"), float("nan")).tracks
+
+
+def test_saturation_plot_states_each_cut_off():
+    gates = {name: np.random.default_rng(0).random((50, 6)) for name in GATES}
+    fig = plot_saturation(gate_saturation(_recording(gates, "ab" * 25)), threshold=0.1)
+    title = fig.axes[0].get_title()
+    assert "within 0.1 of 0 or 1" in title and "candidate within 0.2 of -1 or +1" in title
+
+
+def test_surprise_plot_wraps_long_passages_into_readable_rows():
+    from helpers.inspect_lstm import plot_surprise
+
+    text = "abcd" * 45  # 180 characters
+    gates = {name: np.zeros((len(text), 2)) for name in GATES}
+    fig = plot_surprise(_recording(gates, text), slice(0, 180), per_row=60)
+    rows = [ax for ax in fig.axes if ax.get_xticklabels()]
+    assert len(rows) == 3 and all(len(ax.get_xticklabels()) == 60 for ax in rows)
