@@ -24,6 +24,8 @@ import yaml
 from helpers import data
 from helpers.paths import REPO_ROOT
 
+pytestmark = pytest.mark.system
+
 BINDER_MEMORY_LIMIT = 2 * 1000**3  # mybinder.org's limit per user session: 2 GB
 SAMPLE_EVERY_S = 0.1
 INSTALL_TIMEOUT_S = 1500  # a first install downloads TensorFlow (~600 MB)

@@ -22,6 +22,8 @@ from helpers.distributed import (
 )
 from helpers.paths import REPO_ROOT
 
+pytestmark = pytest.mark.system
+
 # Tiny settings, as in test_training: these tests check the mechanics, not the quality.
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, valid_chars=2_000,
             learning_rate=1e-2, max_steps=6, log_every=1, save_every=3)

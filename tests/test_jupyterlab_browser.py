@@ -29,6 +29,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from helpers.paths import OUTPUTS, REPO_ROOT
 from helpers.training import NoTrainedModelError, load_run
 
+pytestmark = pytest.mark.system
+
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Flags for a closed network, as root, without a display: without the background-networking
 # ones Chromium keeps trying to reach Google's hosts.

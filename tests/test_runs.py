@@ -26,6 +26,8 @@ import pytest
 from helpers import runs
 from helpers.paths import REPO_ROOT, relative
 
+pytestmark = pytest.mark.system
+
 TINY = {"hidden_nodes": 8, "batch_size": 4, "len_per_section": 16, "log_every": 50,
         "save_every": 50, "num_chars": 20}
 TINY_ARGS = [arg for name, value in TINY.items() for arg in ("-p", name, str(value))]
