@@ -203,3 +203,64 @@ def batch_dataset(
 
     steps = tf.data.Dataset.range(start_step, 2**62)
     return steps.map(batch_of_step).prefetch(2)
+
+
+# --------------------------------------------------------------------------------------------
+# WikiText's tokenisation, undone for reading
+#
+# WikiText-2 is stored tokenised: spaces around punctuation (" , ", " . ", "( 24 in )"), and
+# hyphens, thousands separators and decimal points inside numbers marked " @-@ ", " @,@ ",
+# " @.@ ". The model learns (and generates) exactly that form; `detokenize` turns it into
+# ordinary text for a reader, and `tokenize` is its inverse on the markers handled here.
+
+_NUMBER_MARKERS = (("@-@", "-"), ("@,@", ","), ("@.@", "."))
+_CLOSING = ",.;:!?%)]}"
+_OPENING = "([{$"
+_CONTRACTIONS = ("'t", "'s", "'re", "'ve", "'ll", "'d", "'m")
+
+
+def detokenize(text: str) -> str:
+    """WikiText's tokenised form as ordinary text: ``"a 1 @,@ 000 @-@ ton ship ( 24 in ) ."``
+    reads ``"a 1,000-ton ship (24 in)."``. Line breaks, headings (``= = x = =``) and anything
+    else are left as they are; quotes are paired within a line."""
+    return "\n".join(_detokenize_line(line) for line in text.split("\n"))
+
+
+def _detokenize_line(line: str) -> str:
+    import re
+
+    for marker, char in _NUMBER_MARKERS:
+        line = line.replace(f" {marker} ", char)
+    # A standalone '"' opens a quote the first time, closes it the second, and so on.
+    parts = f" {line} ".split(' " ')
+    if len(parts) > 1 and len(parts) % 2 == 1:  # only when every quote on the line is paired
+        line = parts[0]
+        for k, part in enumerate(parts[1:]):
+            line += (' "' if k % 2 == 0 else '" ') + part
+        line = line[1:-1]
+    line = re.sub(rf" ([{re.escape(_CLOSING)}])(?= |$)", r"\1", line)
+    line = re.sub(rf"(^| )([{re.escape(_OPENING)}]) ", r"\1\2", line)
+    return re.sub(rf" ({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r"\1", line)
+
+
+def tokenize(text: str) -> str:
+    """WikiText's tokenisation of ordinary text, for the markers ``detokenize`` handles: the
+    inverse of ``detokenize`` on such text (tested as a round trip)."""
+    import re
+
+    lines = []
+    for line in text.split("\n"):
+        line = re.sub(rf" ?({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r" \1", line)
+        line = re.sub(rf"(^| )([{re.escape(_OPENING)}])(?=\S)", r"\1\2 ", line)
+        while True:  # "lb)." is two closing marks: split off the last, then the one before
+            split = re.sub(rf"(?<=\S)([{re.escape(_CLOSING)}])(?= |$)", r" \1", line)
+            if split == line:
+                break
+            line = split
+        line = re.sub(r'(^| )"(\S)', r'\1" \2', line)  # an opening quote
+        line = re.sub(r'(\S)"(?= |$)', r'\1 "', line)  # a closing quote
+        for marker, char in _NUMBER_MARKERS:
+            between = r"(?<=\w)" + re.escape(char) + r"(?=\w)"
+            line = re.sub(between, f" {marker} ", line)
+        lines.append(line)
+    return "\n".join(lines)

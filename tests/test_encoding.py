@@ -156,3 +156,38 @@ def test_an_epoch_visits_every_window_once():
 def test_batches_reject_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         batch_dataset(np.arange(1000) % 7, **kwargs)
+
+
+# ---- WikiText's tokenisation undone for reading -------------------------------------------
+
+READABLE_PAIRS = [
+    (" = = Life cycle = = ", " = = Life cycle = = "),  # headings stay as they are
+    ("a 1 @,@ 000 @-@ ton ship", "a 1,000-ton ship"),
+    ("it weighs 0 @.@ 7 kg ( 1 @.@ 5 lb ) .", "it weighs 0.7 kg (1.5 lb)."),
+    ('a role as " Craig " in " Teddy \'s Story " ;', 'a role as "Craig" in "Teddy\'s Story";'),
+    ("I don 't know , she said !", "I don't know, she said!"),
+    ("costs $ 5 , or 10 % more : yes ?", "costs $5, or 10% more: yes?"),
+]
+
+
+@pytest.mark.parametrize("tokenised, readable", READABLE_PAIRS)
+def test_detokenize_reads_like_ordinary_text(tokenised, readable):
+    from helpers.encoding import detokenize
+
+    assert detokenize(tokenised) == readable
+
+
+@pytest.mark.parametrize("tokenised", [t for t, _ in READABLE_PAIRS] + [
+    " \n = Robert Boulter = \n \n He had a guest @-@ starring role in 2000 . \n",
+    ' The 1 @,@ 500 @-@ strong " Guards " ( formed 1881 ) didn \'t march ; it rained .',
+])
+def test_tokenize_undoes_detokenize_on_the_markers_handled(tokenised):
+    from helpers.encoding import detokenize, tokenize
+
+    assert tokenize(detokenize(tokenised)) == tokenised
+
+
+def test_an_unpaired_quote_is_left_alone():
+    from helpers.encoding import detokenize
+
+    assert detokenize('he said " stop and left') == 'he said " stop and left'
