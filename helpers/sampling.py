@@ -97,6 +97,40 @@ def sample_next_char(logits, rng: np.random.Generator, temperature=1.0, top_k=No
     return np.minimum(ids, probs.shape[-1] - 1)
 
 
+def sample_one(logits, rng: np.random.Generator, temperature: float = 1.0) -> int:
+    """The correct sampler written out small: one id from one row of logits.
+
+    What ``sample_next_char`` and the compiled loop in ``Generator.generate`` do for a whole
+    batch (plus top-k and top-p), here for one distribution, one line per idea.
+    """
+    scaled = np.asarray(logits, dtype=np.float64) / temperature  # temperature: z / T
+    probs = np.exp(scaled - scaled.max())  # softmax (the max is subtracted against overflow)
+    probs /= probs.sum()
+    cumulative = np.cumsum(probs)  # the running sum the original never kept
+    r = rng.uniform(0, cumulative[-1])  # one uniform draw
+    return int(np.searchsorted(cumulative, r, side="right"))  # first index whose sum passes r
+
+
+def chi_square(counts, probs) -> tuple[float, float]:
+    """Pearson's chi-square of observed ``counts`` against a distribution ``probs``, and the
+    value it exceeds by chance only once in a thousand (Wilson-Hilferty's approximation).
+
+    Draws that follow ``probs`` give a statistic below the limit 999 times in 1,000; a sampler
+    that favours some characters goes far above it. Characters with probability 0 must not be
+    drawn at all (any such draw makes the statistic infinite).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    expected = np.asarray(probs, dtype=np.float64) * counts.sum()
+    if (counts[expected == 0] > 0).any():
+        return float("inf"), 0.0
+    positive = expected > 0
+    statistic = float(((counts[positive] - expected[positive]) ** 2 / expected[positive]).sum())
+    dof = max(int(positive.sum()) - 1, 1)
+    z = 3.09  # the standard normal's 99.9th percentile
+    limit = dof * (1 - 2 / (9 * dof) + z * np.sqrt(2 / (9 * dof))) ** 3
+    return statistic, float(limit)
+
+
 class Generator:
     """Stateful generation: the prompt primes the LSTM state once, then one step per character.
 

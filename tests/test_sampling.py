@@ -260,3 +260,25 @@ def test_chars_per_second_measures_each_method(generator):
         assert chars_per_second(generator, "I plan", 10, method=method) > 0
     with pytest.raises(ValueError, match="method"):
         chars_per_second(generator, "I plan", 10, method="fast")
+
+
+def test_the_small_sampler_follows_the_softmax_of_logits_over_temperature():
+    from helpers.sampling import chi_square, sample_one
+
+    logits = np.log([0.5, 0.3, 0.15, 0.05, 1e-9])
+    rng = np.random.default_rng(4)
+    for temperature in (1.0, 0.5, 2.0):
+        drawn = np.bincount([sample_one(logits, rng, temperature) for _ in range(5_000)],
+                            minlength=len(logits))
+        statistic, limit = chi_square(drawn, next_char_probabilities(logits, temperature)[0])
+        assert statistic < limit, (temperature, drawn)
+
+
+def test_chi_square_rejects_a_sampler_that_favours_a_character():
+    from helpers.sampling import chi_square
+
+    probs = np.array([0.5, 0.3, 0.2])
+    assert chi_square([500, 300, 200], probs)[0] == 0
+    statistic, limit = chi_square([600, 250, 150], probs)
+    assert statistic > limit  # 10 points too many on the likeliest: far beyond chance
+    assert chi_square([500, 300, 200], [0.5, 0.5, 0.0])[0] == float("inf")
