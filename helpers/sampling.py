@@ -252,21 +252,33 @@ class Generator:
 
     def generate_stepwise(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
                           temperature=1.0, top_k=None, top_p=None, seed: int = 0,
-                          num_samples: int = 1) -> list[str]:
+                          num_samples: int = 1, draw=None) -> list[str]:
         """The same generation with the loop in Python: one graph call per character, drawn
         by ``sample_next_char`` (NumPy). Easier to follow, and slower: each call costs more
         than the step it runs. Its draws differ from ``generate``'s (another random stream);
-        its greedy text (temperature 0) is the same."""
+        its greedy text (temperature 0) is the same.
+
+        ``draw``, if given, replaces the sampler: ``draw(probabilities, rng) -> id`` for one
+        row of next-character probabilities (after temperature, top-k and top-p), as the
+        original tutorial's ``sample`` took one prediction.
+        """
         ids = self._checked_start(prompt, num_chars, temperature, top_k, top_p, num_samples,
                                   seed)
         if num_samples == 0:
             return []
         rng = np.random.default_rng(seed)
+        # Priming: the whole prompt in one call, which leaves the state after its last
+        # character and the logits for the character that follows it.
         logits, *states = self._prime(tf.constant(ids))
         out = np.zeros((num_samples, num_chars), np.int32)
         for t in range(num_chars):
-            next_ids = sample_next_char(_known_only(logits), rng, temperature, top_k, top_p)
+            if draw is None:
+                next_ids = sample_next_char(_known_only(logits), rng, temperature, top_k, top_p)
+            else:
+                probs = next_char_probabilities(_known_only(logits), temperature, top_k, top_p)
+                next_ids = np.array([draw(row, rng) for row in probs], np.int32)
             out[:, t] = next_ids
+            # Generating: the drawn character goes in with the carried state, one step.
             if t + 1 < num_chars:
                 logits, *states = self._step(tf.constant(next_ids, tf.int32), *states)
         return [self.vocabulary.decode(row) for row in out]

@@ -3,14 +3,18 @@
 #
 # A trained model gives, for every position, a probability for each possible next character.
 # Generating text means drawing a character from that distribution, feeding it back, and
-# repeating. This notebook shows the original tutorial's sampling bug, the fixed sampler with
-# temperature, top-k and top-p, and why carrying the LSTM's state forward makes generation fast.
+# repeating. This notebook writes the sampler out small, shows what the original tutorial's
+# sampler really does, checks ours by statistics, explains temperature, top-k and top-p on one
+# real distribution, and shows the priming loop that carries the LSTM's state from character to
+# character.
 #
 # It samples from the run that notebook 04 wrote; run that one first.
 
 # %% tags=["parameters"]
 run_dir = "outputs/runs/notebook"  # a run directory written by 04_training
-test_start = "I plan to make the world a better place"  # the prompt
+# The prompt. For a model trained on your own text (04's text_file), use characters that occur
+# in that text: an unknown character warns and is read as the unknown id.
+test_start = "I plan to make the world a better place"
 num_chars = 200  # characters to generate
 temperature = 0.8  # 0: always the likeliest; above 1: more adventurous
 top_k = None  # keep only the k likeliest characters (None: all)
@@ -29,85 +33,202 @@ generator = Generator(run.model, run.vocabulary)
 print(f"loaded the model of step {run.step:,}")
 
 # %% [markdown]
-# ## The original's sampler, and its bug
+# ## Drawing one character
 #
-# The original drew a uniform number `r` and walked through the probabilities, meaning to stop
-# where their running sum passes `r`. But it compared `r` with each probability on its own,
-# never with the sum. With 260 characters few single probabilities ever beat `r`, so the walk
-# mostly falls through to its default, the last character of the vocabulary. Here both
-# samplers draw 2,000 times from one fixed distribution, the character frequencies of the
-# training text.
+# For the position after the prompt the model gives one score (a *logit*) $z_i$ per character.
+# The softmax turns the scores into probabilities, after dividing them by the **temperature**
+# $T$:
+#
+# $$p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}$$
+#
+# To draw from $p$, lay the probabilities end to end on the interval from 0 to 1 (their running
+# sum), draw one uniform number $r$ in it, and take the character whose stretch $r$ falls in:
+# the first index where the running sum passes $r$. That is all of `sample_one`, the sampler
+# written small; `helpers.sampling` does the same for whole batches, in NumPy
+# (`sample_next_char`) and inside the compiled generation loop.
 
 # %%
 import inspect
 
 from IPython.display import Code
 
-from helpers.sampling import original_sample
+from helpers.sampling import sample_one
 
-Code(inspect.getsource(original_sample), language="python")
+Code(inspect.getsource(sample_one), language="python")
+
+# %% [markdown]
+# ## The original's sampler, as it is written
+#
+# The original meant to do the same: draw `r`, walk the ids while adding each probability to a
+# running sum, stop where the sum reaches `r`. As written, its running sum starts at 0 and
+# nothing is ever added to it. The test "sum ≥ r" therefore never holds for any $r > 0$, the
+# walk falls through, and the function returns its default, the **last id**, whatever the
+# model predicts. (It also calls `random.uniform` without importing `random`, so as published
+# it stops with a `NameError` before drawing anything.) `helpers.original.literal_sample` is our
+# code that behaves exactly like it:
+
+# %%
+from helpers.original import literal_sample
+
+Code(inspect.getsource(literal_sample), language="python")
+
+# %% [markdown]
+# Handed the model's real distribution for the character after the prompt, 2,000 times:
 
 # %%
 from collections import Counter
 
 import numpy as np
 
-from helpers import data
-from helpers.sampling import sample_next_char
+from helpers.sampling import next_char_probabilities
 
-ids = run.vocabulary.encode(data.load_split(run.config.train_split), warn=False)
-frequencies = np.bincount(ids, minlength=len(run.vocabulary)) / len(ids)
-
-rng = np.random.default_rng(0)
-buggy = Counter(run.vocabulary.decode([original_sample(frequencies, rng)])
-                for _ in range(2_000))
-fixed = Counter(run.vocabulary.decode(sample_next_char(
-    np.log(np.tile(frequencies + 1e-12, (2_000, 1))), rng)))
-print("original:", buggy.most_common(3), f"({len(buggy)} distinct)")
-print("fixed:   ", fixed.most_common(3), f"({len(fixed)} distinct)")
-assert len(buggy) < 10 < len(fixed)
+logits = run.model(run.vocabulary.encode(test_start)[None, :]).numpy()[0, -1]
+logits[0] = -np.inf  # the unknown id stands for no character we could print
+probs = next_char_probabilities(logits)[0]
+rng = np.random.default_rng(seed)
+literal = Counter(literal_sample(probs, rng) for _ in range(2_000))
+last_id = len(run.vocabulary) - 1
+print(f"ids drawn by the literal sampler: {dict(literal)}; the last id is {last_id}, "
+      f"{run.vocabulary.decode([last_id])!r}, with probability {probs[last_id]:.1e}")
+assert literal == {last_id: 2_000}
 
 # %% [markdown]
-# The fixed sampler's most common draws are the space and `e`, as in English text. The
-# original returns the last character in sorted order (a rare CJK character) most of the
-# time, and otherwise only the one or two characters frequent enough to beat `r` on their own:
-# a handful of distinct characters instead of dozens.
+# The text it would generate after the prompt is that one character, over and over, with any
+# model, trained or not (our generation loop, handed the literal sampler):
+
+# %%
+stuck = generator.generate_stepwise(test_start, 60, seed=seed, draw=literal_sample)[0]
+print(test_start + stuck)
+assert set(stuck) == {run.vocabulary.decode([last_id])}
+
+# %% [markdown]
+# In the original the last id is whatever character `list(set(text))` happened to put last in
+# that session, but it is one character all the same. The two samples the original printed,
+# runs of letters and punctuation like keys hit on a keyboard, are not one character repeated:
+# **they cannot have come from its code.**
 #
+# ## Checking the sampler against the distribution
+#
+# A sampler is right when its draws follow the probabilities. Draw many characters after the
+# prompt, with `sample_one` and with the compiled loop that `Generator.generate` runs, and
+# compare the counts with the model's probabilities by Pearson's chi-square test: draws that
+# follow the distribution stay below the limit 999 times in 1,000.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from helpers.sampling import chi_square
+
+draws = 5_000
+small = np.bincount([sample_one(logits, rng) for _ in range(draws)], minlength=len(probs))
+compiled = run.vocabulary.encode("".join(
+    generator.generate(test_start, 1, temperature=1.0, seed=seed, num_samples=draws)), warn=False)
+compiled = np.bincount(compiled, minlength=len(probs))
+for name, counts in (("sample_one", small), ("Generator.generate", compiled)):
+    statistic, limit = chi_square(counts, probs)
+    print(f"{name:>18}: chi-square {statistic:7.1f}, limit {limit:.1f}")
+    assert statistic < limit, f"{name} does not follow the model's distribution"
+
+# %% [markdown]
 # ## Temperature
 #
-# Dividing the logits by a temperature before the softmax sharpens the distribution (below 1)
-# or flattens it (above 1). Temperature 0 always takes the likeliest character, and soon falls
-# into a loop of the likeliest phrase; high temperatures invent words.
-#
-# Here is what temperature does to the model's distribution for the character that follows the
-# prompt: the same logits, three temperatures.
+# Dividing the logits by $T$ before the softmax (the formula above) sharpens the distribution
+# when $T < 1$ and flattens it when $T > 1$. Temperature 0 always takes the likeliest character,
+# and soon falls into a loop of the likeliest phrase; high temperatures invent words. The same
+# logits at three temperatures:
 
 # %%
 import matplotlib.pyplot as plt
 
-from helpers.sampling import next_char_probabilities
-
-logits = run.model(run.vocabulary.encode(test_start)[None, :]).numpy()[0, -1]
 likeliest = np.argsort(-logits, kind="stable")[:12]
 labels = [repr(run.vocabulary.decode([i])) for i in likeliest]  # shows ' ' and '\n'
 fig, ax = plt.subplots(figsize=(9, 3.2))
 width = 0.27
 for k, t in enumerate((0.5, 1.0, 1.5)):
-    probs = next_char_probabilities(logits, temperature=t)[0]
-    ax.bar(np.arange(12) + (k - 1) * width, probs[likeliest], width, label=f"temperature {t}")
-    assert abs(probs.sum() - 1) < 1e-9
+    tempered = next_char_probabilities(logits, temperature=t)[0]
+    ax.bar(np.arange(12) + (k - 1) * width, tempered[likeliest], width,
+           label=f"temperature {t}")
+    assert abs(tempered.sum() - 1) < 1e-9
 ax.set_xticks(np.arange(12), labels)
 ax.set_ylabel("probability")
 ax.set_title(f"the next character after {test_start[-20:]!r}: the 12 likeliest")
 ax.legend()
 plt.show()
 
+# %% [markdown]
+# ## Top-k and top-p
+#
+# Even a good model gives every character a little probability, and over hundreds of draws
+# some of those unlikely characters come up and derail the text. Two filters cut the tail off
+# before drawing, and share the remaining probability among the characters they keep:
+#
+# - **top-k** keeps the $k$ likeliest characters, whatever their probabilities;
+# - **top-p** (nucleus sampling) keeps the likeliest characters until their probabilities add
+#   up to $p$: few where the model is sure, many where it is not.
+#
+# The same distribution, what each keeps (dark) and drops (light):
+
+# %%
+shown = np.argsort(-probs, kind="stable")[:20]
+filters = {"top_k = 5": next_char_probabilities(logits, top_k=5)[0],
+           "top_p = 0.9": next_char_probabilities(logits, top_p=0.9)[0]}
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.2), sharey=True)
+for ax, (name, kept) in zip(axes, filters.items(), strict=True):
+    keep = kept[shown] > 0
+    ax.bar(np.arange(20), probs[shown], color=np.where(keep, "C0", "#c6dbef"))
+    ax.set_xticks(np.arange(20), [repr(run.vocabulary.decode([i])) for i in shown],
+                  fontsize=8)
+    ax.set_title(f"{name}: keeps {int((kept > 0).sum())} characters, "
+                 f"{probs[kept > 0].sum():.0%} of the probability")
+axes[0].set_ylabel("probability (temperature 1)")
+fig.tight_layout()
+plt.show()
+assert (filters["top_k = 5"] > 0).sum() == 5
+assert probs[filters["top_p = 0.9"] > 0].sum() >= 0.9
+
+# %% [markdown]
+# ## Priming: read the prompt, carry the state, generate
+#
+# The LSTM's memory $(h, c)$ is what connects one character to the next. Generation therefore
+# runs in two phases:
+#
+# 1. **Priming**: the prompt goes through the model once, character by character inside one
+#    call; what comes out is the state after its last character and the scores for the next.
+# 2. **Generating**: draw a character, feed it in *with the carried state*, get new scores and a
+#    new state, and repeat.
+#
+# That is what the original's generation code needed: a test graph at batch size 1 that keeps
+# its state between calls (its names were `test_data`, `test_prediction` and
+# `reset_test_state`). It used them, but never defined them, so its generation could not run.
+# Here is the loop in Python, from `helpers.sampling`:
+
+# %%
+Code(inspect.getsource(generator.generate_stepwise), language="python")
+
+# %% [markdown]
+# `generate`, used below, runs the same loop inside one compiled TensorFlow graph (XLA), which
+# is several times faster; at temperature 0 both give the same text.
+
+# %%
+assert generator.generate(test_start, 80, temperature=0) == \
+    generator.generate_stepwise(test_start, 80, temperature=0)
+print("greedy: the Python loop and the compiled loop write the same 80 characters")
+
+# %% [markdown]
+# ## Samples
+#
+# WikiText is stored tokenised (`" , "`, `" @-@ "`, spaces inside parentheses), and the model
+# writes in the same form. For reading, each sample is shown with that undone by
+# `helpers.encoding.detokenize`; the raw form is kept in `samples.json`. Four temperatures,
+# each sample printed once:
+
 # %%
 # NBVAL_IGNORE_OUTPUT
+from helpers.encoding import detokenize
+
 samples = {}
 for t in (0.0, 0.5, 0.8, 1.2):
     samples[t] = generator.generate(test_start, num_chars, temperature=t, seed=seed)[0]
-    print(f"--- temperature {t}\n{test_start}{samples[t]}\n")
+    print(f"--- temperature {t}\n{detokenize(test_start + samples[t])}\n")
 
 # %%
 known = set(run.vocabulary.chars)
@@ -119,22 +240,33 @@ print("every sample has", num_chars, "characters, all from the vocabulary")
 # %% [markdown]
 # ## The sample with this notebook's parameters
 #
-# Saved to the run directory as `samples.txt` (and `samples.json` for scripts).
+# Saved to the run directory: `samples.txt` for reading, `samples.json` (raw and readable
+# text, and the settings) for scripts. With the default parameters it is the temperature-0.8
+# sample above.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 from helpers.paths import relative, write_json
 
-text = generator.generate(test_start, num_chars, temperature, top_k, top_p, seed)[0]
-print(test_start + text)
+if top_k is None and top_p is None and temperature in samples:
+    text = samples[temperature]
+    print(f"the temperature-{temperature} sample above")
+else:
+    text = generator.generate(test_start, num_chars, temperature, top_k, top_p, seed)[0]
+    print(detokenize(test_start + text))
+
+
+def entry(temperature, top_k, top_p, text):
+    return {"temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed,
+            "text": text, "readable": detokenize(test_start + text)}
+
+
 record = {"prompt": test_start, "step": run.step,
-          "samples": [{"temperature": temperature, "top_k": top_k, "top_p": top_p,
-                       "seed": seed, "text": text}]
-          + [{"temperature": t, "top_k": None, "top_p": None, "seed": seed, "text": s}
-             for t, s in samples.items()]}
+          "samples": [entry(temperature, top_k, top_p, text)]
+          + [entry(t, None, None, s) for t, s in samples.items()]}
 write_json(run.run_dir / "samples.json", record)
-(run.run_dir / "samples.txt").write_text(test_start + text + "\n", encoding="utf-8")
-print("\nsaved to", relative(run.run_dir / "samples.txt"))
+(run.run_dir / "samples.txt").write_text(detokenize(test_start + text) + "\n", encoding="utf-8")
+print("saved to", relative(run.run_dir / "samples.txt"))
 
 # %% [markdown]
 # Words the model has learnt show up even in a short training run:
@@ -144,15 +276,15 @@ print("\nsaved to", relative(run.run_dir / "samples.txt"))
 common = {"the", "of", "and", "in", "to", "a", "was", "The", "is", "for", "on", "as", "his"}
 found = sorted(set(samples[0.5].split()) & common)
 print("common English words in the temperature-0.5 sample:", found)
-if run.step >= 500:
+if run.step >= 500 and run.config.text_file is None:
     assert len(found) >= 3, "expected real words after a default-length training run"
 
 # %% [markdown]
 # ## Try it yourself
 #
 # In JupyterLab the controls below regenerate the sample whenever you move them. Where there is
-# no live kernel (GitHub, or this notebook run by papermill or nbval), the controls cannot run,
-# so the sample they start from is printed underneath as plain text.
+# no live kernel (GitHub, or this notebook run by papermill or nbval), the controls cannot run;
+# they start from this notebook's parameters, whose sample is printed above.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -163,7 +295,7 @@ from IPython.display import display
 def show_sample(prompt, temperature, top_k, top_p, length, seed):
     text = generator.generate(prompt, length, temperature, top_k or None,
                               top_p if top_p < 1 else None, seed)[0]
-    print(prompt + text)
+    print(detokenize(prompt + text))
 
 
 controls = dict(
@@ -178,20 +310,13 @@ controls = dict(
 )
 output = widgets.interactive_output(show_sample, controls)
 display(widgets.VBox([widgets.VBox(list(controls.values())), output]))
-print("Without a live kernel, the controls' starting sample:")
-show_sample(test_start, temperature, top_k or 0, top_p or 1.0, num_chars, seed)
 
 # %% [markdown]
-# ## Stateful generation
+# ## Why carry the state
 #
-# The prompt is read once to set the LSTM's memory `(h, c)`; after that each new character costs
-# one step. The alternative, re-reading the whole text for every new character, costs more with
-# every character. Both give the same text (here greedy, temperature 0), at different speeds.
-#
-# `generate` also keeps Python out of the loop: the steps, the temperature and the draws all run
-# inside one compiled TensorFlow graph (XLA), so a character costs a fraction of a millisecond.
-# `generate_stepwise` is the same loop written in Python, one model call per character, easier
-# to read and several times slower.
+# Carrying $(h, c)$ makes every new character cost one step. The alternative, re-reading the
+# whole text so far for every new character, costs more with every character. Both give the
+# same text (here greedy, temperature 0), at different speeds.
 
 # %%
 stateful = generator.generate(test_start, 100, temperature=0)[0]

@@ -282,3 +282,13 @@ def test_chi_square_rejects_a_sampler_that_favours_a_character():
     statistic, limit = chi_square([600, 250, 150], probs)
     assert statistic > limit  # 10 points too many on the likeliest: far beyond chance
     assert chi_square([500, 300, 200], [0.5, 0.5, 0.0])[0] == float("inf")
+
+
+def test_stepwise_generation_takes_any_sampler(generator):
+    last = len(generator.vocabulary) - 1
+    always_last = generator.generate_stepwise("ab", 12, draw=lambda probs, rng: len(probs) - 1)
+    assert always_last == [generator.vocabulary.decode([last] * 12)]
+    seen = []
+    generator.generate_stepwise("ab", 3, temperature=0.5,
+                                draw=lambda probs, rng: seen.append(probs) or 1)
+    assert len(seen) == 3 and all(abs(p.sum() - 1) < 1e-9 and p[UNKNOWN_ID] == 0 for p in seen)
