@@ -1,10 +1,9 @@
-"""Sampling text from a trained model: the right way, and the original's bug for the lesson.
+"""Sampling text from a trained model: temperature, top-k and top-p, and fast generation.
 
-The original tutorial drew a uniform number r and walked the distribution, but forgot to
-accumulate: it compared r with each probability on its own, not with the running sum. With
-~260 characters no single probability beats a typical r, so it nearly always fell through to
-its default, the last character. ``original_sample`` keeps that bug so the notebook can show
-it; ``sample_next_char`` is the fix, with temperature, top-k and top-p.
+Drawing a character means walking the distribution with a running sum until it reaches a
+uniform number r. The original tutorial's sampler never added anything to its sum, so it
+returned its last id every time; ``helpers.original.literal_sample`` reproduces it for the
+lesson. ``sample_next_char`` is the working version, with temperature, top-k and top-p.
 
 ``Generator`` carries the LSTM's state from character to character. Its ``generate`` runs the
 whole loop (model step, temperature, draw) in one XLA-compiled graph, several times faster
@@ -21,20 +20,7 @@ import numpy as np
 
 from helpers.backend import tf
 from helpers.encoding import UNKNOWN_ID, UnknownCharactersWarning, Vocabulary
-
-DEFAULT_PROMPT = "I plan to make the world a better place"
-
-
-def original_sample(prediction, rng: np.random.Generator) -> int:
-    """The original tutorial's sampler, bug included (``s = p`` where it meant ``s += p``)."""
-    r = rng.uniform(0, 1)
-    char_id = len(prediction) - 1
-    for i in range(len(prediction)):
-        s = prediction[i]  # the bug: never accumulates
-        if s >= r:
-            char_id = i
-            break
-    return char_id
+from helpers.original import PROMPT as DEFAULT_PROMPT  # the original's prompt
 
 
 def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
@@ -134,8 +120,8 @@ def chi_square(counts, probs) -> tuple[float, float]:
 class Generator:
     """Stateful generation: the prompt primes the LSTM state once, then one step per character.
 
-    The original fed the whole text so far back into the network for every new character,
-    so each character cost more than the last; carrying ``(h, c)`` makes each cost the same.
+    Carrying ``(h, c)`` makes every new character cost one step; re-reading the whole text
+    for each one (``generate_by_refeeding``, kept for comparison) costs more every time.
 
     ``generate`` runs the whole loop (step, temperature, draw) inside one compiled graph, so
     Python is visited once per call instead of once per character. ``generate_stepwise`` is

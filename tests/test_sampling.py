@@ -11,7 +11,6 @@ from helpers.sampling import (
     _known_only,
     chars_per_second,
     next_char_probabilities,
-    original_sample,
     sample_next_char,
 )
 
@@ -67,17 +66,6 @@ def test_top_p_keeps_the_smallest_set_reaching_p():
     assert counts[3:].sum() == 0 and counts[:3].min() > 0
     only_top = next_char_probabilities(LOGITS, top_p=0.3)[0]
     assert only_top.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
-
-
-def test_the_original_sampler_always_returns_the_same_character():
-    uniform = np.full(260, 1 / 260)
-    rng = np.random.default_rng(0)
-    picks = np.array([original_sample(uniform, rng) for _ in range(2_000)])
-    # Only a draw r below 1/260 ever stops the walk (at id 0); everything else falls through.
-    assert (picks == 259).mean() > 0.98
-    assert set(picks.tolist()) <= {0, 259}
-    fixed = sample_next_char(np.log(np.tile(uniform, (2_000, 1))), rng)
-    assert len(set(fixed.tolist())) > 200
 
 
 @pytest.fixture(scope="module")
