@@ -5,8 +5,10 @@ The original tutorial built its vocabulary with ``list(set(text))``, whose order
 sorted, and id 0 is reserved for characters the vocabulary has not seen (another split, your
 prompt), so encoding never raises ``KeyError``.
 
-It also materialised every section as a dense float64 one-hot array: ~67 GB for
-``wiki.test.raw``. We keep one int32 id per character and build windows as views.
+It also materialised every section as a dense one-hot array, shaped (sections, vocabulary,
+vocabulary): about 70 GB on its own figures, 346 GB for ``wiki.test.raw`` as published
+(``helpers.original.section_arithmetic``). We keep one int32 id per character and build
+windows as views.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarr
     """The original tutorial's training examples, as views over ``ids`` (no copy per window).
 
     Window ``k`` is ``ids[k*skip : k*skip + len_per_section]`` and its target is the character
-    right after it, exactly like the original's
-    ``for i in range(0, len(text) - len_per_section, skip)``.
+    right after it; windows start every ``skip`` characters for as long as a target follows,
+    the same sections (and the same number of them) as the original's.
     """
     _check_window("len_per_section", len_per_section)
     _check_window("skip", skip)
@@ -137,21 +139,6 @@ def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarr
     return windows, targets
 
 
-def original_one_hot_bytes(
-    n_chars: int, len_per_section: int, skip: int, vocab_size: int, itemsize: int = 8
-) -> dict[str, int]:
-    """Bytes of the original's dense arrays ``X`` (sections x len x vocab) and ``y``.
-
-    The original used ``np.zeros`` with its default dtype, float64 (``itemsize=8``).
-    """
-    _check_window("len_per_section", len_per_section)
-    _check_window("skip", skip)
-    n_sections = len(range(0, n_chars - len_per_section, skip))
-    x = n_sections * len_per_section * vocab_size * itemsize
-    y = n_sections * vocab_size * itemsize
-    return {"sections": n_sections, "X": x, "y": y, "total": x + y}
-
-
 def batch_dataset(
     ids: np.ndarray,
     batch_size: int,
@@ -164,9 +151,10 @@ def batch_dataset(
     """A deterministic, endless ``tf.data`` pipeline of ``(inputs, targets)`` id batches.
 
     Each example is a window of ``len_per_section`` ids and the same window shifted by one
-    character: a target at every position, not only after the last one as in the original,
-    so each window teaches ``len_per_section`` times as much. Windows start every ``skip``
-    characters (default ``len_per_section``: no overlap).
+    character: a target at every position, as the original's graph had too (it scored each
+    step's output against the next input character). Windows start every ``skip``
+    characters (default ``len_per_section``: no overlap, where the original started one
+    every 2 characters) and are shuffled, where the original took them in order.
 
     The batch of step ``s`` is a pure function of ``(seed, s)``: epoch ``e`` visits the windows
     in a permutation seeded by ``(seed, e)``. So the data order state is just the step

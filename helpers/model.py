@@ -9,10 +9,11 @@ One step of an LSTM, for input x_t and the previous output h and memory c::
     c = f * c + i * g
     h = o * tanh(c)
 
-The original tutorial squashed the candidate memory with a sigmoid, so it could only ever
-add to the cell state, never take away. The weights are stored like Keras's ``LSTMCell``
-(``kernel (input_dim, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H)``, gates in the order
-i, f, c, o), so ``keras.layers.LSTM`` loaded with our weights computes the same numbers.
+The original tutorial squashed the candidate memory with a sigmoid, so what a step writes
+is always positive: only the forget gate could ever take memory away, never a write.
+The weights are stored like Keras's ``LSTMCell`` (``kernel (input_dim, 4H)``,
+``recurrent_kernel (H, 4H)``, ``bias (4H)``, gates in the order i, f, c, o), so
+``keras.layers.LSTM`` loaded with our weights computes the same numbers.
 """
 
 from __future__ import annotations

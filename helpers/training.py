@@ -2,7 +2,9 @@
 
 Bits per character (BPC) is the cross-entropy in base 2: how many yes/no questions the model
 needs, on average, to pin down the next character. Guessing uniformly among WikiText's ~260
-characters costs log2(260) ≈ 8 bits; the original tutorial reported ~4.6 after 100 steps.
+characters costs log2(260) ≈ 8 bits. The original tutorial printed its training loss in
+nats (natural log): 3.21 at step 90, its last print, which is 3.21 / ln 2 ≈ 4.63 bits
+(``helpers.original.PRINTED_LOSSES``).
 
 Everything a run needs to continue or be reused lives in its run directory ``output_dir``:
 

@@ -12,7 +12,6 @@ from helpers.encoding import (
     UnknownCharactersWarning,
     Vocabulary,
     batch_dataset,
-    original_one_hot_bytes,
     sections,
 )
 
@@ -110,13 +109,6 @@ def test_sections_match_the_original_loop_without_copying():
 def test_sections_reject_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sections(np.arange(10), **kwargs)
-
-
-def test_original_one_hot_cost_is_about_70_gb(test_text):
-    cost = original_one_hot_bytes(len(test_text), 50, 2, 259)
-    assert cost["sections"] == len(range(0, len(test_text) - 50, 2)) == 644_253
-    assert cost["X"] == 644_253 * 50 * 259 * 8
-    assert 65e9 < cost["total"] < 70e9
 
 
 def test_batches_are_shifted_by_one_and_deterministic():
