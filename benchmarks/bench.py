@@ -2,7 +2,9 @@
 
 Prints and writes benchmarks/RESULTS.md:
 - training throughput (characters/s) of our FourGateLSTM, of keras.layers.LSTM, and of a
-  faithful TensorFlow 2 port of the original tutorial's graph, at the same sizes, and ratios;
+  faithful TensorFlow 2 port of the original tutorial's graph (helpers.original: dense
+  one-hot input, eight products per step, the loss at every position as in the original,
+  plain SGD), at the same sizes, and ratios;
 - the FLOP/s our training step achieves as a share of this machine's measured matmul peak;
 - sampling throughput at batch 1: re-feeding the whole prefix, stateful generation one call
   per character, and the generation loop in one graph (with and without XLA);
@@ -28,43 +30,10 @@ import numpy as np
 
 from helpers.backend import keras, tf
 from helpers.model import CharLSTM, lstm_training_flops
+from helpers.original import ORIGINAL, OriginalLSTM, make_train_step
 from helpers.paths import REPO_ROOT, relative
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-
-
-class OriginalGraph(keras.Model):
-    """The original tutorial's TF1 graph in TF2: one weight matrix per gate and per source
-    (8 products per step), dense one-hot input, the sequence unrolled in Python, predicting
-    only the character after each section. Its sigmoid candidate is kept too."""
-
-    def __init__(self, vocab_size, hidden):
-        super().__init__()
-        init = keras.initializers.TruncatedNormal(stddev=0.1, seed=0)
-        self.w = {g: self.add_weight(shape=(vocab_size, hidden), initializer=init, name=f"w_{g}")
-                  for g in "ifoc"}
-        self.u = {g: self.add_weight(shape=(hidden, hidden), initializer=init, name=f"u_{g}")
-                  for g in "ifoc"}
-        self.b = {g: self.add_weight(shape=(hidden,), initializer="zeros", name=f"b_{g}")
-                  for g in "ifoc"}
-        self.out_w = self.add_weight(shape=(hidden, vocab_size), initializer=init, name="ow")
-        self.out_b = self.add_weight(shape=(vocab_size,), initializer="zeros", name="ob")
-        self.hidden = hidden
-
-    def call(self, one_hot):
-        batch = tf.shape(one_hot)[0]
-        h = tf.zeros([batch, self.hidden])
-        c = tf.zeros([batch, self.hidden])
-        for t in range(one_hot.shape[1]):
-            x = one_hot[:, t]
-
-            def gate(g, x=x, h=h):
-                return tf.matmul(x, self.w[g]) + tf.matmul(h, self.u[g]) + self.b[g]
-
-            i, f, o = tf.sigmoid(gate("i")), tf.sigmoid(gate("f")), tf.sigmoid(gate("o"))
-            c = f * c + i * tf.sigmoid(gate("c"))  # sigmoid: the original's mistake
-            h = o * tf.tanh(c)
-        return tf.matmul(h, self.out_w) + self.out_b
 
 
 def _train_step(model, optimizer, loss_of):
@@ -91,16 +60,13 @@ def _build_trainers(args):
     for name, cell in (("four_gate", "four_gate"), ("keras_lstm", "keras")):
         model = CharLSTM(vocab, hidden, cell=cell).build_for()
         trainers[name] = _train_step(model, keras.optimizers.Adam(1e-3), _sequence_loss)
-    original = OriginalGraph(vocab, hidden)
-
-    def original_loss(model, x, y):
-        logits = model(tf.one_hot(x, vocab))
-        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-            y[:, -1], logits, from_logits=True))
-
-    # The original used SGD; the optimizer's cost is negligible beside the products.
-    trainers["original_port"] = _train_step(original, keras.optimizers.SGD(1e-2),
-                                            original_loss)
+    # The original's graph as helpers.original ports it: eight products per step on dense
+    # one-hot input, the loss at every position, plain SGD at its learning rate of 10. Its
+    # label is the character after the section: the last target of our shifted windows.
+    original = OriginalLSTM(vocab, hidden, seed=0)
+    original(tf.zeros([1, 1, vocab]))
+    original_step = make_train_step(original, "sgd", ORIGINAL)
+    trainers["original_port"] = tf.function(lambda x, y: original_step(x, y[:, -1]))
     return trainers
 
 
