@@ -2,7 +2,8 @@
 
 Modules follow the pipeline: ``data`` (WikiText-2 and your own text), ``encoding``
 (vocabulary, sections, batches), ``model`` (the four-gate LSTM), ``training``,
-``sampling``, and ``runs`` (papermill batches).
+``sampling``, and ``runs`` (papermill batches); ``original`` holds the original tutorial's
+settings, printed numbers and behaviour, bugs included.
 """
 
 from helpers.paths import REPO_ROOT, relative
