@@ -2,11 +2,11 @@
 # # 01 · Loading WikiText-2
 #
 # Our character-level LSTM learns from **WikiText-2**, a collection of Wikipedia articles. In
-# this notebook you will find out where the dataset comes from and why the link in the original
-# blog tutorial no longer works, load the test split with one function call, and look at the
-# text the model will learn from: how long it is, which characters it uses and how often, how
-# articles and headings are marked, and the odd `@-@` markers you will later see the model
-# imitate.
+# this notebook you will find out where the dataset comes from and where to get it today, load
+# the test split with one function call, set its size beside the figures the original blog
+# tutorial printed, and look at the text the model will learn from: how long it is, which
+# characters it uses and how often, how articles and headings are marked, and the odd `@-@`
+# markers you will later see the model imitate.
 
 # %% [markdown]
 # ## Where the data comes from
@@ -18,11 +18,14 @@
 # `<unk>`). The text comes from Wikipedia, so it is licensed **CC BY-SA 3.0** (and GFDL): keep
 # the attribution and the share-alike terms if you pass it on.
 #
-# The original tutorial downloaded it from
-# `https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip`. That bucket no
-# longer serves the file: it answers **403 AccessDenied**, and download code that does not check
-# the status saves the error page under the zip's name, which then fails much later as a "bad
-# zip file". The same bytes are still published elsewhere. `helpers.data` tries these mirrors in
+# The original tutorial downloaded nothing in code: it linked a page on MetaMind's website
+# (metamind.io, where the dataset was first published) for the reader to fetch the files by
+# hand, and its code simply opens `wiki.test.raw` in the current folder. The zip that scripts
+# have long downloaded from MetaMind's storage,
+# `https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip`, no longer
+# serves the file: it answers **403 AccessDenied**, and download code that does not check the
+# status saves the error page under the zip's name, which then fails much later as a "bad zip
+# file". The same bytes are still published elsewhere. `helpers.data` tries these mirrors in
 # order and checks every file against its published SHA-256, so a truncated or wrong file is
 # never used:
 
@@ -45,7 +48,12 @@ print("published SHA-256 of wiki.test.raw:", SHA256["test"])
 # ## Loading the test split
 #
 # Like the original tutorial we train on `wiki.test.raw` (about 1.3 MB; the train split is about
-# eight times larger). `load_split` returns the exact text, line endings included.
+# eight times larger). Training on the **test** split was a methodological error in the
+# original: the test split exists to measure, once and at the end, a model that has never seen
+# it, and the original had no validation data at all, so every figure it printed is a loss on
+# text it was training on. We keep its training text so that our numbers can be set beside
+# the original's, and measure on the validation split, `wiki.valid.raw`, which we never train on.
+# `load_split` returns the exact text, line endings included.
 
 # %%
 from helpers.data import find_split, load_split
@@ -90,7 +98,27 @@ ascii_chars = "".join(c for c in chars if c.isascii())
 print(f"{len(ascii_chars)} of them ASCII: {ascii_chars!r}")
 
 # %% [markdown]
-# The rest come from names and quotations in other scripts. Grouped by the first word of their
+# ### The original's figures, beside ours
+#
+# The original printed the length of its text and the number of distinct characters in it (its
+# vocabulary). Neither matches the published `wiki.test.raw`, whose SHA-256 `helpers.data`
+# checked before loading it. Nor is its text simply the start of ours: our first 580,441
+# characters hold a different number of distinct characters. The tutorial says nothing more
+# about its file, so **we cannot reproduce its figures**; we use ours, and show both
+# (`helpers.original` holds every number the original printed):
+
+# %%
+from helpers.original import PRINTED_LETTERS, PRINTED_TEXT_LENGTH
+
+print(f"{'':34}{'the original printed':>21}{'ours':>11}")
+print(f"{'characters of wiki.test.raw':34}{PRINTED_TEXT_LENGTH:>21,}{len(text):>11,}")
+print(f"{'distinct characters (vocabulary)':34}{PRINTED_LETTERS:>21}{len(chars):>11}")
+print(f"distinct characters in our first {PRINTED_TEXT_LENGTH:,}:",
+      len(set(text[:PRINTED_TEXT_LENGTH])))
+assert (len(text), len(chars)) != (PRINTED_TEXT_LENGTH, PRINTED_LETTERS)
+
+# %% [markdown]
+# Our characters beyond ASCII come from names and quotations in other scripts. Grouped by the first word of their
 # Unicode name:
 
 # %%
@@ -210,9 +238,13 @@ print(detokenize(sample))
 # %% [markdown]
 # ## Summary
 #
-# - WikiText-2 raw comes from Merity et al. (2016), CC BY-SA 3.0; the original S3 link is dead,
-#   `helpers.data` downloads from mirrors and verifies SHA-256, or reads `WIKITEXT_DIR`.
+# - WikiText-2 raw comes from Merity et al. (2016), CC BY-SA 3.0. The original sent readers to
+#   a page on metamind.io; MetaMind's S3 zip answers 403. `helpers.data` downloads from
+#   mirrors and verifies SHA-256, or reads `WIKITEXT_DIR`.
+# - We train on the test split, as the original did (a methodological error we keep only for
+#   comparison), and validate on `wiki.valid.raw`, which the original never had.
 # - The test split has 1,288,556 characters and 259 distinct characters, most of them rare.
+#   The original printed 580,441 and 174 for its `wiki.test.raw`; we cannot reproduce them.
 # - Articles start with ` = Title = `, sections with ` = = Section = = `; hyphens and number
 #   separators inside words appear as `@-@`, `@,@`, `@.@`.
 #
