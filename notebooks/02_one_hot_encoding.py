@@ -4,9 +4,9 @@
 # A neural network computes with numbers, not characters. In this notebook you will build the
 # **vocabulary** that gives every character an id (and see why the original tutorial's
 # vocabulary changed from one run to the next), handle characters the vocabulary has never
-# seen, look at **one-hot vectors**, measure what the original's dense one-hot training arrays
-# would cost in memory, and replace them by the small batches of ids that we feed the model
-# instead.
+# seen, look at **one-hot vectors**, cut the text into the original's sections and see what its
+# graph learned from each, measure what its dense one-hot training arrays would cost in memory,
+# and replace them by the small batches of ids that we feed the model instead.
 
 # %%
 import numpy as np
@@ -38,15 +38,16 @@ assert vocab.decode(ids) == text
 # %% [markdown]
 # ### Why sorted?
 #
-# The original tutorial built its vocabulary with `chars = list(set(text))`. A set's order
-# follows the hashes of its elements, and Python salts string hashes with a random seed chosen
+# The original tutorial built its vocabulary by turning the set of the text's characters into a
+# list, and numbered the characters in that list's order. A set's order follows the hashes of
+# its elements, and Python salts string hashes with a random seed chosen
 # when the interpreter starts (`PYTHONHASHSEED`, a defence against hash-flooding attacks). Inside
 # one process the order is stable, so nothing looks wrong; but a *new* process (reloading a saved
 # model the next day) numbers the characters differently, and the model's output 17 that meant
 # `e` yesterday means something else today.
 #
-# Three fresh Python processes with three hash seeds show it: the first ten characters of
-# `list(set(text))` and the position of `'e'`. (The exact orders depend on the Python build, so
+# Three fresh Python processes with three hash seeds show it: the first ten characters of the
+# text's set, turned into a list, and the position of `'e'` in that list. (The exact orders depend on the Python build, so
 # this output is not compared by the tests; the assertion checks that they differ.)
 
 # %%
@@ -78,8 +79,11 @@ print(f"position of 'e', always: {vocab.chars.index('e')} (so its id is {vocab.e
 # ## Characters the vocabulary has never seen
 #
 # A vocabulary built on one text meets new characters in another: the validation split, or a
-# prompt you type. The original's `char_to_id[c]` raised `KeyError` there. How many are there in
-# `wiki.valid.raw`?
+# prompt you type. The original mapped characters to ids with a plain dictionary built from its
+# training text, so a character missing from that text *would* raise `KeyError`. It only ever
+# encoded that text and its prompt, and never read another split, so the question hardly arose
+# there. We validate on another split, so it is real here. How many such characters are there
+# in `wiki.valid.raw`?
 
 # %%
 valid = load_split("valid")
@@ -143,60 +147,104 @@ plt.show()
 # Multiplying a one-hot vector by a weight matrix just picks one row of the matrix. So the model
 # never needs the one-hot vectors themselves: it looks the row up by id (notebook 03).
 #
-# ## The original's sections, and what they would cost
+# ## The original's sections
 #
-# The original cut the text into overlapping **sections** of `len_per_section = 50` characters,
-# one every `skip = 2` characters, each with the next character as its target:
-#
-# ```python
-# for i in range(0, len(text) - len_per_section, skip):
-#     sections.append(text[i: i + len_per_section])
-#     next_chars.append(text[i + len_per_section])
-# ```
-#
-# `helpers.encoding.sections` builds the same windows over the id array, as **views**: no
-# window is copied.
+# The original cut its text into overlapping **sections** of 174 characters, a new one every 2
+# characters, and kept the character that follows each section as its **label**
+# (`helpers.original.ORIGINAL` holds its settings). `helpers.encoding.sections` builds the same
+# sections over our id array, as **views**: no section is copied.
 
 # %%
-from helpers.encoding import original_one_hot_bytes, sections
+from helpers.encoding import sections
+from helpers.original import ORIGINAL
 
-windows, targets = sections(ids, len_per_section=50, skip=2)
-print("windows:", windows.shape, windows.dtype, "  targets:", targets.shape)
+windows, labels = sections(ids, ORIGINAL.len_per_section, ORIGINAL.skip)
+print(f"len_per_section = {ORIGINAL.len_per_section}, skip = {ORIGINAL.skip}")
+print("sections:", windows.shape, windows.dtype, "  labels:", labels.shape)
 print("views into ids, not copies:", np.shares_memory(windows, ids),
-      np.shares_memory(targets, ids))
-assert len(windows) == len(range(0, len(text) - 50, 2))
-for k in range(2):
-    print(f"section {k}: {vocab.decode(windows[k])!r} -> {vocab.decode([targets[k]])!r}")
+      np.shares_memory(labels, ids))
+assert len(windows) == len(range(0, len(text) - ORIGINAL.len_per_section, ORIGINAL.skip))
+for k in range(3):
+    print(f"section {k}: {vocab.decode(windows[k, :24])!r} ... "
+          f"{vocab.decode(windows[k, -12:])!r} -> label {vocab.decode([labels[k]])!r}")
 
 # %% [markdown]
-# The original then turned every section into a dense one-hot array, with `np.zeros`' default
-# type, float64 (8 bytes per number): `X[sections, 50, 259]` and `y[sections, 259]`, for its
-# 259-character vocabulary.
+# ### What its graph learned from each section
+#
+# One label per section looks like one target per 174 characters, but that is not what the
+# original's graph trained on. It ran the LSTM over the section and scored the output of
+# **every** step: step $t$'s output against the input character of step $t + 1$, and only the
+# last step's output against the label. So a section's targets are the section shifted by one
+# character, 174 of them; the label only supplies the last. `helpers.original.scored_targets`
+# pairs them the way its graph did (on one-hot vectors, as it fed them):
 
 # %%
-cost = original_one_hot_bytes(len(text), len_per_section=50, skip=2, vocab_size=259)
-n = cost["sections"]
-rows = [
-    (f"X: {n:,} sections x 50 characters x 259 x 8 bytes", cost["X"]),
-    (f"y: {n:,} sections x 259 x 8 bytes", cost["y"]),
-    ("total", cost["total"]),
-]
-for label, size in rows:
-    print(f"{label:<52} = {size:>14,} bytes = {size / 1e9:5.1f} GB")
-print()
-print(f"ids: {len(ids):,} characters x 4 bytes (int32) = {ids.nbytes:,} bytes"
-      f" = {ids.nbytes / 1e6:.1f} MB, {cost['total'] / ids.nbytes:,.0f} times less")
-print(f"(copying the id windows would take {windows.nbytes / 1e6:.1f} MB; as views: nothing)")
+from helpers.original import scored_targets
+
+one_section = vocab.one_hot(windows[:1])  # (1, 174, vocabulary): one section, one-hot
+its_label = vocab.one_hot(labels[:1])  # (1, vocabulary)
+scored = np.argmax(scored_targets(one_section, its_label).numpy(), axis=-1)[0]
+print(f"{len(scored)} scored positions in one section")
+for t in (0, 1, 2, ORIGINAL.len_per_section - 2, ORIGINAL.len_per_section - 1):
+    print(f"step {t:>3} reads {vocab.decode([windows[0, t]])!r:>5} and is scored on predicting "
+          f"{vocab.decode([scored[t]])!r}")
+assert np.array_equal(scored, ids[1:ORIGINAL.len_per_section + 1])  # the text, shifted by one
 
 # %% [markdown]
-# About 68 GB for a 1.3 MB text: more memory than most machines have, just to hold zeros.
+# ## What its dense arrays would cost
 #
+# Before training, the original turned all sections into one dense one-hot array `X` and all
+# labels into another, `y`. `X` was made with NumPy's default integer type (8 bytes on 64-bit
+# Linux and macOS), `y` with `np.zeros`' default, float64 (8 bytes). And `X` is shaped
+# (sections, vocabulary, vocabulary): its time axis is sized by the **vocabulary**, not by the
+# section length. That only worked because its sections (174 characters) happened to be as
+# long as its vocabulary was large (174 characters).
+#
+# `helpers.original.section_arithmetic` computes the shapes and bytes, on the figures the
+# original printed and on `wiki.test.raw` as published:
+
+# %%
+from helpers.original import (
+    PRINTED_LETTERS,
+    PRINTED_TEXT_LENGTH,
+    X_ITEMSIZE,
+    Y_ITEMSIZE,
+    section_arithmetic,
+)
+
+costs = {
+    "on its own figures": section_arithmetic(PRINTED_TEXT_LENGTH, PRINTED_LETTERS),
+    "on wiki.test.raw as published": section_arithmetic(len(text), len(set(text))),
+}
+for name, cost in costs.items():
+    print(f"{name}: {cost.n_chars:,} characters, {cost.vocab_size} distinct,"
+          f" {cost.sections:,} sections")
+    print(f"  X {str(cost.x_shape):<20} x {X_ITEMSIZE} bytes = {cost.x_bytes / 1e9:6.1f} GB")
+    print(f"  y {str(cost.y_shape):<20} x {Y_ITEMSIZE} bytes = {cost.y_bytes / 1e9:6.2f} GB")
+    print(f"  together {cost.total_bytes / 1e9:.1f} GB;",
+          cost.problem or "the shapes fit its graph")
+assert costs["on wiki.test.raw as published"].sections == len(windows)
+
+# %% [markdown]
+# About 70 GB on its own figures, about 347 GB for the test split as published: more memory
+# than most machines have, to hold zeros. On the published text the arrays would not even be
+# usable: with 259 distinct characters, `X`'s time axis has 259 rows where the graph expects
+# 174. Our ids, and the sections as views over them:
+
+# %%
+published = costs["on wiki.test.raw as published"]
+print(f"ids: {len(ids):,} characters x 4 bytes (int32) = {ids.nbytes / 1e6:.1f} MB,"
+      f" {published.total_bytes / ids.nbytes:,.0f} times less than its X and y for this text")
+print(f"(copying the id sections would take {windows.nbytes / 1e6:,.0f} MB; as views: nothing)")
+
+# %% [markdown]
 # ## What we feed instead: batches of ids
 #
 # `batch_dataset(ids, batch_size, len_per_section)` is a `tf.data` pipeline that cuts windows
 # of `len_per_section + 1` ids (by default without overlap), shuffles them with a fixed seed and
 # yields `(inputs, targets)`: the targets are the inputs **shifted by one character**, so the
-# model learns to predict the next character at *every* position, not only after the last one.
+# model learns to predict the next character at every position, as the original's graph did,
+# without a dense array and without overlapping sections.
 
 # %%
 from helpers.encoding import batch_dataset
@@ -230,8 +278,12 @@ print(f"{n_windows:,} windows of 101 ids -> {n_windows // 64} batches of 64 per 
 #
 # - The vocabulary is sorted (the same in every process) and reserves id 0 for unknown
 #   characters: 150 distinct characters of the validation split, 298 occurrences, map to it.
+# - The original trained on sections of 174 characters, one every 2, and its graph scored the
+#   next character at every position of a section, not only after the last one.
 # - One-hot vectors are a way of *thinking* about the input; the original materialised them for
-#   every section (about 68 GB for the test split). We keep 4 bytes per character and cut
-#   windows as views and batches of ids on the fly.
+#   every section, in an array shaped (sections, vocabulary, vocabulary): about 70 GB on its
+#   own figures, about 347 GB for the test split as published (where the shapes no longer fit
+#   its graph). We keep 4 bytes per character and cut windows as views and batches of ids on
+#   the fly.
 #
 # Next, **03** opens the LSTM that reads these ids.
