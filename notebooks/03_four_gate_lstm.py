@@ -3,8 +3,9 @@
 #
 # The model at the heart of this tutorial is a long short-term memory (LSTM) layer written out
 # by hand, `helpers.model.FourGateLSTM`. In this notebook you will read its equations and its
-# code, follow the shapes through one step, see why the candidate memory must use `tanh` (the
-# original tutorial used a sigmoid), check numerically that our layer computes exactly what
+# code, set the original tutorial's gates beside it (and see what its initial weights do),
+# follow the shapes through one step, see why the candidate memory must use `tanh` (the
+# original used a sigmoid), check numerically that our layer computes exactly what
 # `keras.layers.LSTM` computes, and count the model's parameters.
 
 # %% [markdown]
@@ -40,6 +41,7 @@ from IPython.display import Code
 
 from helpers.backend import keras, tf
 from helpers.model import CharLSTM, FourGateLSTM
+from helpers.original import ORIGINAL, OriginalLSTM
 
 
 def show_source(function):
@@ -70,6 +72,101 @@ show_source(FourGateLSTM.project_inputs)
 
 # %%
 show_source(FourGateLSTM.call)
+
+# %% [markdown]
+# ## The original's gates, side by side
+#
+# The original tutorial wrote the four gates out one by one: for each gate one matrix for the
+# input, one for the previous output, and a bias. That is eight matrices and four biases,
+# and eight matrix products per step. `helpers.original.OriginalLSTM` is our TF2 port of its
+# graph, computed the way it computed it (one-hot input, real products). One step:
+
+# %%
+show_source(OriginalLSTM.step)
+
+# %% [markdown]
+# Two things differ from our layer. The layout: eight matrices where we keep two, the four
+# gates' matrices side by side. That changes speed, not results. And one line: the original
+# squashes the candidate memory `g` with a **sigmoid**, where an LSTM uses `tanh`. The port
+# takes `candidate="tanh"` to change only that line. With it, copy the port's matrices side by
+# side (in Keras's gate order i, f, c, o) into a `FourGateLSTM`, and the two layers compute the
+# same outputs:
+
+# %%
+GATE_ORDER = ("input", "forget", "candidate", "output")  # i, f, c, o: Keras's order, and ours
+port = OriginalLSTM(vocab_size=260, hidden_nodes=8, candidate="tanh", seed=0)
+print(f"the port: {len(port.from_input) + len(port.from_output)} matrices, "
+      f"{len(port.biases)} biases, then the output layer")
+
+fused = FourGateLSTM(8, return_sequences=True, input_dim=260)
+fused(tf.zeros([1, 1], tf.int32))  # the first call creates the weights
+fused.kernel.assign(tf.concat([port.from_input[g] for g in GATE_ORDER], axis=1))
+fused.recurrent_kernel.assign(tf.concat([port.from_output[g] for g in GATE_ORDER], axis=1))
+fused.bias.assign(tf.concat([port.biases[g][0] for g in GATE_ORDER], axis=0))
+
+some_ids = tf.constant([[5, 70, 2, 64, 81], [40, 2, 2, 90, 1]])
+h, c = port.initial_state(2)
+port_outputs = []
+for t in range(some_ids.shape[1]):
+    h, c = port.step(tf.one_hot(some_ids[:, t], 260), h, c)
+    port_outputs.append(h)
+gap = float(tf.reduce_max(tf.abs(tf.stack(port_outputs, axis=1) - fused(some_ids))))
+print("port (tanh candidate) vs FourGateLSTM, max |difference| < 1e-5:", gap < 1e-5)
+assert gap < 1e-5
+
+# %% [markdown]
+# ### Its initial weights
+#
+# Every matrix of the original starts from a truncated normal distribution with **mean -0.1**
+# and standard deviation 0.1 (values beyond two standard deviations are drawn again); the biases
+# start at zero. Common initialisations (ours included) are centred on zero; this one is not.
+# The port at the original's size, 1,024 units (its input matrices had 174 rows, one per
+# character of its vocabulary; ours have 260):
+
+# %%
+from helpers.data import load_split
+from helpers.encoding import Vocabulary
+
+text = load_split("test")
+vocab = Vocabulary.from_text(text)  # ours: 259 characters + the unknown id = 260 ids
+original_port = OriginalLSTM(vocab_size=len(vocab), hidden_nodes=ORIGINAL.hidden_nodes, seed=0)
+print(f"init: truncated normal, mean {ORIGINAL.init_mean}, stddev {ORIGINAL.init_stddev}")
+print(f"{'gate':<11}{'from input':<14}{'from output':<15}bias")
+for gate in original_port.from_input:
+    print(f"{gate:<11}{str(tuple(original_port.from_input[gate].shape)):<14}"
+          f"{str(tuple(original_port.from_output[gate].shape)):<15}"
+          f"{tuple(original_port.biases[gate].shape)}")
+weights = np.concatenate([w.numpy().ravel() for group in (original_port.from_input,
+                                                           original_port.from_output)
+                          for w in group.values()])
+print(f"the eight matrices, {weights.size:,} weights: mean {weights.mean():+.3f},"
+      f" std {weights.std():.3f}, range [{weights.min():+.3f}, {weights.max():+.3f}],"
+      f" {np.mean(weights < 0):.0%} negative")
+assert abs(weights.mean() - ORIGINAL.init_mean) < 0.005 and weights.max() <= 0.1 + 1e-6
+
+# %% [markdown]
+# Why it matters: the recurrent product $h_{t-1} U$ adds up 1,024 terms, with weights that
+# average -0.1. Once the outputs $h$ are positive, every gate's pre-activation is pushed far
+# below zero and every gate closes; with $h$ back at zero, they open again. Fed the first
+# characters of `wiki.test.raw`, the port at its initial weights opens and closes its gates on
+# alternate steps, and its memory is wiped every second character. (The means are float32 sums
+# of 1,024 terms, whose last digit can differ between CPUs, so this output is not compared;
+# the assertion checks the pattern.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+first = text[:ORIGINAL.len_per_section]  # the first section the original trained on
+first_ids = vocab.encode(first)
+
+h, c = original_port.initial_state(1)
+print(" t  char   mean i   mean f   mean o   mean c")
+for t in range(8):
+    h, c, gates = original_port.step(tf.one_hot(first_ids[t:t + 1], len(vocab)), h, c,
+                                     return_gates=True)
+    means = [float(tf.reduce_mean(gates[g])) for g in ("input", "forget", "output")]
+    print(f"{t:>2}  {first[t]!r:>5}  " + "  ".join(f"{m:7.3f}" for m in means)
+          + f"  {float(tf.reduce_mean(c)):7.3f}")
+    assert (means[0] > 0.4) if t % 2 == 0 else (means[0] < 0.01)
 
 # %% [markdown]
 # ## Shapes, step by step
@@ -172,7 +269,40 @@ print("same as the layer:", bool(tf.reduce_all(by_hand == sequence)))
 # \tanh(c_t)$ is never negative either: half of every unit's range is lost. $\tanh$ lies in
 # $(-1, 1)$, so the layer can write and erase in both directions.
 #
-# A small simulation of one memory cell with random gate inputs (seeded) and $f_t = 1$:
+# The port shows it on the first section of `wiki.test.raw`: the same initial weights (same
+# seed), once with the original's sigmoid candidate and once with `tanh`. What a step writes
+# into the memory is $i_t \odot g_t$:
+
+# %%
+twins = {candidate: OriginalLSTM(vocab_size=len(vocab), hidden_nodes=ORIGINAL.hidden_nodes,
+                                 candidate=candidate, seed=0)
+         for candidate in ("sigmoid", "tanh")}
+section = tf.one_hot(first_ids, len(vocab))
+lines = []
+for candidate, model in twins.items():
+    h, c = model.initial_state(1)
+    writes, memories, outputs = [], [], []
+    for t in range(len(first_ids)):
+        h, c, gates = model.step(section[t:t + 1], h, c, return_gates=True)
+        writes.append(gates["input"] * gates["candidate"])
+        memories.append(c)
+        outputs.append(h)
+    writes, memories, outputs = (tf.concat(x, axis=0).numpy()
+                                 for x in (writes, memories, outputs))
+    lines.append(f"{candidate:>7} candidate: {np.mean(writes < 0):5.1%} of the writes negative;"
+                 f" memory ever below zero: {bool(memories.min() < 0)};"
+                 f" output ever below zero: {bool(outputs.min() < 0)}")
+    if candidate == "sigmoid":
+        assert writes.min() >= 0 and memories.min() >= 0 and outputs.min() >= 0
+    else:
+        assert writes.min() < 0 and memories.min() < 0
+print("\n".join(lines))
+
+# %% [markdown]
+# With a sigmoid candidate no write is ever negative: a unit can add to its memory, and only
+# the forget gate can take memory away. A small simulation of one memory cell with random gate
+# inputs (seeded) and the forget gate held open, $f_t = 1$, shows where that leads: the memory
+# only grows.
 
 # %%
 rng = np.random.default_rng(0)
@@ -259,7 +389,7 @@ assert worst < 1e-5
 
 # %% [markdown]
 # The differences themselves are float32 rounding noise; their exact values depend on the CPU
-# and on TensorFlow's kernels (oneDNN), so this output is not compared:
+# and on the math library TensorFlow uses on it, so this output is not compared:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -316,8 +446,12 @@ assert keras_model.count_params() == model.count_params()
 #
 # - An LSTM step is four gates from one fused product `x W + h U + b`, split in four; the memory
 #   is `c = f * c + i * g` and the output `h = o * tanh(c)`.
-# - The candidate memory `g` needs `tanh`: with a sigmoid the memory can only grow (or decay
-#   towards zero) and the outputs are never negative.
+# - The original wrote the same gates as eight matrices and four biases; with a `tanh`
+#   candidate its port computes exactly what `FourGateLSTM` computes. Its weights start from a
+#   truncated normal of mean -0.1, so at 1,024 units its gates close on every second step.
+# - The candidate memory `g` needs `tanh`: with the original's sigmoid nothing written is ever
+#   negative, the memory can only grow (or decay towards zero) and the outputs are never
+#   negative.
 # - `FourGateLSTM` matches `keras.layers.LSTM` to float32 rounding with the same weights, both
 #   for float inputs and for ids against one-hot vectors.
 # - With vocabulary 260 and 256 hidden units the model has 596,228 parameters.
