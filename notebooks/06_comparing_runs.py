@@ -2,8 +2,9 @@
 # # 06 · Comparing runs
 #
 # How long should the model train? The original tutorial's author answered that the manual way:
-# train 100 iterations, read the loss off the output, edit the number to 300, run everything
-# again, and compare the two printouts by eye. Every extra setting to try meant another edit,
+# train 100 iterations, printing the training loss along the way, then edit the number to 300,
+# run everything again, and judge the two generated samples by eye (for the 300-iteration run
+# it showed a sample and no loss at all). Every extra setting to try meant another edit,
 # another wait and another printout to keep track of.
 #
 # A **sweep** makes that one command:
@@ -101,7 +102,8 @@ if no_file:
 # ## BPC against iterations
 #
 # On the left, each run's validation BPC at its last step, against the number of steps it
-# trained: the one figure the original author compared by hand. On the right, each run's
+# trained: the comparison the original could not make, since it set its 100- and 300-step runs
+# side by side only by their samples, and had no validation data. On the right, each run's
 # whole history: training BPC (dashed, averaged since the previous measurement) and validation
 # BPC (solid), one colour per run.
 
