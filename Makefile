@@ -42,7 +42,8 @@ NOTEBOOK_SOURCES = $(sort $(wildcard notebooks/[0-9][0-9]_*.py))
 notebooks: $(STAMP)
 	@for source in $(NOTEBOOK_SOURCES); do \
 	  echo "executing $$source"; \
-	  $(BIN)/jupytext --to ipynb --update --execute --run-path notebooks $$source || exit 1; \
+	  $(BIN)/jupytext --to ipynb --update $$source || exit 1; \
+	  $(BIN)/jupytext --set-kernel python3 --execute $${source%.py}.ipynb || exit 1; \
 	done
 
 clean-venv:
