@@ -124,14 +124,19 @@ history = train(config)
 
 # %% [markdown]
 # What must hold, whatever the machine: the loss fell, and a default-length run on WikiText-2 is
-# far below the ~4.6 bits per character that the original reported after 100 steps (on your own
-# text the figure depends on the text).
+# far below the ~4.6 bits per character that the original reported after 100 steps. On your own
+# text the figures depend on the text; a small one can be learnt by heart, so that validation
+# BPC rises again, which is said rather than treated as a failure.
 
 # %%
 valid = [row["valid_bpc"] for row in history]
 assert history[-1]["step"] == config.max_steps
-if len(valid) > 1:
+if len(valid) > 1 and config.text_file is None:
     assert valid[-1] < valid[0], "validation BPC did not fall"
+elif len(valid) > 1 and valid[-1] >= valid[0]:  # on a small text of your own, it can happen
+    print(f"validation BPC rose from {valid[0]:.2f} to {valid[-1]:.2f}: the model is learning "
+          "its training text by heart (overfitting); a longer text, fewer steps or a smaller "
+          "model (hidden_nodes) help")
 if config.max_steps >= 500 and config.text_file is None:
     assert valid[-1] < 3.2, f"validation BPC {valid[-1]:.2f} is higher than expected"
 print("training checks passed")
