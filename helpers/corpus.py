@@ -147,7 +147,7 @@ def _shortest_text(need_train: int, need_valid: int, valid_fraction: float) -> i
 # --- The run directory's record ----------------------------------------------------------
 
 
-def check_same_text(run_dir: Path, config, record: dict | None) -> None:
+def check_same_text(run_dir: Path, record: dict | None) -> None:
     """Refuse to continue a run directory on other text than it was trained on.
 
     ``record`` is what `load_training_data` read now (None: WikiText-2). WikiText-2 runs have no
@@ -200,10 +200,3 @@ def training_text(config) -> str:
     text = data.load_corpus(resolve_text_file(config.text_file))
     return text[: split_sizes(len(text), config.valid_fraction)[0]]
 
-
-def validation_text(config) -> str:
-    """The whole text a run's validation reads from (its file's last part, or its split)."""
-    if config.text_file is None:
-        return data.load_split(config.valid_split, config.data_dir)
-    text = data.load_corpus(resolve_text_file(config.text_file))
-    return text[split_sizes(len(text), config.valid_fraction)[0]:]

@@ -296,7 +296,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     vocabulary = training_data.vocabulary
     run_dir = config.run_dir
     if is_chief:
-        corpus.check_same_text(run_dir, config, training_data.text_file)
+        corpus.check_same_text(run_dir, training_data.text_file)
     history = _prepare_run_dir(config, vocabulary) if is_chief else _saved_history(run_dir)
     if is_chief:
         corpus.record_text(run_dir, training_data.text_file)
