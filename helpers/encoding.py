@@ -82,14 +82,16 @@ class Vocabulary:
         return tables[dtype]
 
     def unknown_counts(self, text: str) -> Counter:
-        """How often each character of ``text`` that is not in the vocabulary occurs."""
+        """How often each character of ``text`` that is not in the vocabulary occurs, in the
+        order of their first occurrence (as ``Counter`` counts, so that ties keep that order)."""
         table, counts = self._lookup(self.id_dtype), Counter()
         for _, codes in _code_point_blocks(text):
             unknown = codes[table[codes] == UNKNOWN_ID]
             if len(unknown):
-                found, n = np.unique(unknown, return_counts=True)
-                counts.update({chr(c): int(k) for c, k in zip(found.tolist(), n.tolist(),
-                                                              strict=True)})
+                found, first, n = np.unique(unknown, return_index=True, return_counts=True)
+                order = np.argsort(first, kind="stable")
+                counts.update({chr(c): int(k) for c, k in zip(found[order].tolist(),
+                                                              n[order].tolist(), strict=True)})
         return counts
 
     def encode(self, text: str, warn: bool = True, dtype=np.int32) -> np.ndarray:
@@ -173,7 +175,8 @@ def _code_point_blocks(text: str, start: int = 0, stop: int | None = None,
 
 
 def character_counts(text: str, start: int = 0, stop: int | None = None) -> Counter:
-    """How often each character of ``text[start:stop]`` occurs (without copying the slice)."""
+    """How often each character of ``text[start:stop]`` occurs (without copying the slice),
+    in code-point order."""
     counts = np.zeros(CODE_POINTS, np.int64)
     for _, codes in _code_point_blocks(text, start, stop):
         block = np.bincount(codes)
