@@ -115,15 +115,13 @@ def check_long_enough(config, n_chars: int, n_train: int, n_valid: int) -> None:
     """A ValueError naming both sizes and what to change, when the file is too short."""
     need_train = training_chars_needed(config.batch_size, config.len_per_section, config.skip)
     need_valid = config.len_per_section + 1  # one validation window and its last target
-    if n_train >= need_train and min(n_valid, config.valid_chars) >= need_valid:
+    if n_train >= need_train and n_valid >= need_valid:
         return
     least = _shortest_text(need_train, need_valid, config.valid_fraction)
     skip = config.len_per_section if config.skip is None else config.skip
     advice = "lower batch_size or len_per_section (or skip)"
-    if n_valid < need_valid and n_train >= need_train:
+    if n_train >= need_train:
         advice = "raise valid_fraction, or lower len_per_section"
-    if config.valid_chars < need_valid:
-        advice += f", and raise valid_chars (now {config.valid_chars:,})"
     raise ValueError(
         f"text_file {config.text_file!r} has {n_chars:,} characters, too few for one batch "
         f"plus validation: with batch_size={config.batch_size}, "

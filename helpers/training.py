@@ -88,6 +88,9 @@ class TrainConfig:
         for name in ("batch_size", "max_steps", "log_every", "save_every", "hidden_nodes",
                      "len_per_section", "num_layers", "valid_chars"):
             _positive_int(name, getattr(self, name))
+        if self.valid_chars <= self.len_per_section:
+            raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
+                             f"{self.len_per_section}: validation reads at least one sequence")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))

@@ -162,6 +162,7 @@ def test_bad_files_keep_load_corpus_messages(tmp_path, name, content, message):
     ({"valid_fraction": "0.1"}, "valid_fraction"),
     ({"text_file": 3}, "text_file must be the path of a text file or None"),
     ({"data_dir": "somewhere"}, "text_file and data_dir are both set"),
+    ({"valid_chars": 20}, "valid_chars=20 must exceed len_per_section=20"),
 ])
 def test_bad_text_file_settings_are_named_before_any_work(tmp_path, tiny_text_file,
                                                           overrides, message):
