@@ -19,7 +19,9 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 # Override any notebook parameter: make run MAX_STEPS=3000 RUN=long
-RUN_ARGS = $(if $(RUN),--name $(RUN)) $(if $(MAX_STEPS),-p max_steps $(MAX_STEPS)) $(ARGS)
+# Train on your own UTF-8 text instead of WikiText-2: make run TEXT=path/to/file.txt RUN=mine
+RUN_ARGS = $(if $(RUN),--name $(RUN)) $(if $(MAX_STEPS),-p max_steps $(MAX_STEPS)) \
+	$(if $(TEXT),-p text_file $(TEXT)) $(ARGS)
 run: $(STAMP)
 	$(BIN)/python -m helpers.runs main $(RUN_ARGS)
 

@@ -261,8 +261,18 @@ def main():
         "Raw: `" + json.dumps({"training": training, "sampling": sampling,
                                "matmul_peak": peak, "peak_rss_mb": memory}) + "`", "",
     ]
-    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    RESULTS.write_text("\n".join(lines) + _kept_sections(), encoding="utf-8")
     print(f"wrote {relative(RESULTS)}")
+
+
+def _kept_sections() -> str:
+    """The sections of RESULTS.md that other scripts write (``corpus_setup.py``), between
+    their ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` markers: kept as they are."""
+    import re
+
+    old = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
+    sections = re.finditer(r"<!-- ([\w.]+): begin -->.*?<!-- \1: end -->\n?", old, re.S)
+    return "".join("\n" + match.group(0) for match in sections)
 
 
 def _cpu_count():

@@ -86,7 +86,8 @@ class ChecksumError(ValueError):
             f"  actual   {actual}\n"
             f"Likely cause: {cause}.\n"
             f"Replace it with an intact copy; `python -m helpers.data download --splits {split}"
-            " --dest DIR` fetches one."
+            " --dest DIR` fetches one. (To train on a text of your own, give its path as "
+            "text_file instead: data_dir is only for WikiText-2.)"
         )
 
 
@@ -227,21 +228,31 @@ def verify(directory: os.PathLike | str) -> dict[str, str]:
 # --- Your own text ------------------------------------------------------------------------
 
 
+def check_corpus_file(path: os.PathLike | str) -> Path:
+    """`path` if it names a file; FileNotFoundError or IsADirectoryError, saying so, if not."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{relative(path)} is a folder: give the path of one text file "
+                                "in it")
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {relative(path)}")
+    return path
+
+
 def load_corpus(path: os.PathLike | str) -> str:
     """The text of any UTF-8 file (char-rnn style: Shakespeare, your own notes...).
 
     Line endings are kept as they are in the file; a leading byte-order mark, which some Windows
-    editors add, is dropped because it is not part of the text.
+    editors add, is dropped because it is not part of the text. The file's bytes are decoded
+    in place, without a copy, so a large file costs its bytes and its text at the peak.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {relative(path)}")
+    path = check_corpus_file(path)
     raw = path.read_bytes()
     start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    if not raw[start:]:
+    if len(raw) == start:
         raise ValueError(f"{relative(path)} is empty: the model needs some text to learn from")
     try:
-        return raw[start:].decode("utf-8")
+        return str(memoryview(raw)[start:], "utf-8")
     except UnicodeDecodeError as error:
         offset = start + error.start
         line = raw.count(b"\n", 0, offset) + 1
@@ -250,6 +261,11 @@ def load_corpus(path: os.PathLike | str) -> str:
             f"byte offset {offset} (line {line}). Re-save the file as UTF-8 (most editors offer "
             "an encoding choice under 'Save as')."
         ) from None
+
+
+def file_sha256(path: os.PathLike | str) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time."""
+    return _sha256(Path(path))
 
 
 # --- Downloading --------------------------------------------------------------------------

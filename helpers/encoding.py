@@ -7,8 +7,13 @@ prompt), so encoding never raises ``KeyError``.
 
 It also materialised every section as a dense one-hot array, shaped (sections, vocabulary,
 vocabulary): about 70 GB on its own figures, 346 GB for ``wiki.test.raw`` as published
-(``helpers.original.section_arithmetic``). We keep one int32 id per character and build
-windows as views.
+(``helpers.original.section_arithmetic``). We keep one small integer id per character and
+build windows as views.
+
+Counting characters and encoding them are NumPy operations over the text's code points, taken a
+block of ``BLOCK_CHARS`` characters at a time: no Python work per character, and no full-length
+temporary arrays, so a 200 MB text costs its ids (one byte per character for a vocabulary of up
+to 256 ids) and little more (``benchmarks/corpus_setup.py`` measures it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +30,8 @@ import numpy as np
 
 UNKNOWN_ID = 0
 UNKNOWN_CHAR = "\ufffd"  # what an unknown id decodes to: Unicode's replacement character
+CODE_POINTS = 0x110000  # every Unicode code point is below this
+BLOCK_CHARS = 1 << 20  # characters converted to code points at a time (4 MB of them)
 
 
 @dataclass(frozen=True)
@@ -37,41 +45,72 @@ class Vocabulary:
             raise ValueError("a Vocabulary holds single characters")
         if list(self.chars) != sorted(set(self.chars)):
             raise ValueError("Vocabulary characters must be sorted and distinct")
-        # Code points sorted like the characters, so encoding is one vectorised searchsorted.
+        # Code points sorted like the characters: the table `_lookup` builds maps them to ids.
         object.__setattr__(self, "_codes", np.array([ord(c) for c in self.chars], np.int64))
 
     @classmethod
     def from_text(cls, text: str, min_count: int = 1) -> Vocabulary:
         """The characters of ``text`` that occur at least ``min_count`` times, sorted."""
-        if not text:
-            raise ValueError("cannot build a vocabulary from an empty text")
+        return cls.from_counts(character_counts(text), min_count)
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int], min_count: int = 1) -> Vocabulary:
+        """The characters counted at least ``min_count`` times (see `character_counts`)."""
         if min_count < 1:
             raise ValueError(f"min_count must be at least 1, got {min_count}")
-        counts = Counter(text)
+        if not any(counts.values()):
+            raise ValueError("cannot build a vocabulary from an empty text")
         return cls(tuple(sorted(c for c, n in counts.items() if n >= min_count)))
 
     def __len__(self) -> int:
         """Number of ids, the unknown id included (the size of a one-hot vector)."""
         return len(self.chars) + 1
 
-    def unknown_counts(self, text: str) -> Counter:
-        """How often each character of ``text`` that is not in the vocabulary occurs."""
-        known = set(self.chars)
-        return Counter(c for c in text if c not in known)
+    @property
+    def id_dtype(self) -> np.dtype:
+        """The smallest unsigned integer type that holds every id: uint8 up to 256 ids."""
+        return smallest_id_dtype(len(self))
 
-    def encode(self, text: str, warn: bool = True) -> np.ndarray:
-        """int32 ids of ``text``; characters not in the vocabulary become ``UNKNOWN_ID``.
+    def _lookup(self, dtype) -> np.ndarray:
+        """A table from every code point to its id (0 where unknown), cached per dtype."""
+        dtype = np.dtype(dtype)
+        tables = self.__dict__.setdefault("_tables", {})
+        if dtype not in tables:
+            if dtype.kind not in "iu" or np.iinfo(dtype).max < len(self) - 1:
+                raise ValueError(f"{dtype} cannot hold the {len(self)} ids of this vocabulary")
+            table = np.zeros(CODE_POINTS, dtype)
+            table[self._codes] = np.arange(1, len(self), dtype=np.int64)
+            tables[dtype] = table
+        return tables[dtype]
+
+    def unknown_counts(self, text: str) -> Counter:
+        """How often each character of ``text`` that is not in the vocabulary occurs, in the
+        order of their first occurrence (as ``Counter`` counts, so that ties keep that order)."""
+        table, counts = self._lookup(self.id_dtype), Counter()
+        for _, codes in _code_point_blocks(text):
+            unknown = codes[table[codes] == UNKNOWN_ID]
+            if len(unknown):
+                found, first, n = np.unique(unknown, return_index=True, return_counts=True)
+                order = np.argsort(first, kind="stable")
+                counts.update({chr(c): int(k) for c, k in zip(found[order].tolist(),
+                                                              n[order].tolist(), strict=True)})
+        return counts
+
+    def encode(self, text: str, warn: bool = True, dtype=np.int32) -> np.ndarray:
+        """The ids of ``text`` (int32 unless ``dtype`` says otherwise, e.g. ``self.id_dtype``);
+        characters not in the vocabulary become ``UNKNOWN_ID``.
 
         With ``warn``, says how many characters (and which distinct ones) were mapped to the
         unknown id, since silently losing them would hide a vocabulary built on other text.
         """
-        codes = _code_points(text)
-        positions = np.searchsorted(self._codes, codes)
-        positions = np.minimum(positions, max(len(self._codes) - 1, 0))
-        found = self._codes[positions] == codes if len(self._codes) else np.zeros(len(codes), bool)
-        ids = np.where(found, positions + 1, UNKNOWN_ID).astype(np.int32)
-        missing = int(len(ids) - found.sum())
-        if warn and missing:
+        table = self._lookup(dtype)
+        ids = np.empty(len(text), table.dtype)
+        for start, codes in _code_point_blocks(text):
+            # mode="clip" never clips (every code point is in the table) but, unlike the
+            # default, writes straight into `out` without a buffer.
+            np.take(table, codes, out=ids[start : start + len(codes)], mode="clip")
+        missing = int(np.count_nonzero(ids == UNKNOWN_ID)) if warn else 0
+        if missing:
             distinct = sorted(self.unknown_counts(text))
             shown = "".join(distinct[:20]) + ("..." if len(distinct) > 20 else "")
             warnings.warn(
@@ -110,8 +149,43 @@ class UnknownCharactersWarning(UserWarning):
     """Text held characters the vocabulary does not know; they were mapped to id 0."""
 
 
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+def smallest_id_dtype(n_ids: int) -> np.dtype:
+    """The smallest unsigned integer type that holds ids ``0 .. n_ids - 1``."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if n_ids - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise ValueError(f"{n_ids} ids do not fit in 32 bits")
+
+
+def _code_point_blocks(text: str, start: int = 0, stop: int | None = None,
+                       block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(offset, code points)`` of ``text[start:stop]``, ``block`` characters at a time
+    (default ``BLOCK_CHARS``).
+
+    A block of pure ASCII is one byte per character; any other is UTF-32 (``surrogatepass``
+    keeps a lone surrogate, which a Python string may hold, instead of raising).
+    """
+    stop = len(text) if stop is None else min(stop, len(text))
+    block = block or BLOCK_CHARS
+    for offset in range(start, stop, block):
+        piece = text[offset : min(offset + block, stop)]
+        if piece.isascii():
+            codes = np.frombuffer(piece.encode("ascii"), np.uint8)
+        else:
+            codes = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), np.uint32)
+        yield offset - start, codes
+
+
+def character_counts(text: str, start: int = 0, stop: int | None = None) -> Counter:
+    """How often each character of ``text[start:stop]`` occurs (without copying the slice),
+    in code-point order."""
+    counts = np.zeros(CODE_POINTS, np.int64)
+    for _, codes in _code_point_blocks(text, start, stop):
+        block = np.bincount(codes)
+        counts[: len(block)] += block
+    present = np.flatnonzero(counts)
+    return Counter({chr(c): int(n) for c, n in zip(present.tolist(), counts[present].tolist(),
+                                                   strict=True)})
 
 
 def _check_window(name: str, value: int) -> None:
@@ -160,12 +234,18 @@ def batch_dataset(
     in a permutation seeded by ``(seed, e)``. So the data order state is just the step
     counter, which the checkpoint holds, and a resumed run (``start_step``) sees exactly the
     batches an uninterrupted run would have seen.
+
+    Memory and time do not grow with the text beyond its ids: ``ids`` stays a NumPy array in
+    its own dtype (uint8 for most vocabularies), shared rather than copied into TensorFlow, and
+    a NumPy function cuts each batch's windows out of it. An epoch's permutation is computed
+    once per epoch, not once per step. The batches are int32 whatever the dtype of ``ids``.
     """
     from helpers.backend import tf  # imported here so the data and encoding stages stay light
 
     _check_window("batch_size", batch_size)
     _check_window("len_per_section", len_per_section)
     skip = len_per_section if skip is None else skip
+    ids = _integer_ids(ids)
     windows, _ = sections(ids, len_per_section + 1, skip)
     n_windows = len(windows)
     if n_windows < batch_size:
@@ -176,21 +256,39 @@ def batch_dataset(
     if start_step < 0:
         raise ValueError(f"start_step must not be negative, got {start_step}")
     steps_per_epoch = n_windows // batch_size
-    data = tf.constant(np.asarray(ids, np.int32))
-    offsets = tf.range(len_per_section + 1, dtype=tf.int64)
+    first_epoch = start_step // steps_per_epoch
 
-    def batch_of_step(step):
-        epoch, k = step // steps_per_epoch, step % steps_per_epoch
+    def window_starts_of_epoch(epoch):
+        """The first id of each window of every step of ``epoch``: [steps_per_epoch, batch]."""
         order = tf.range(n_windows, dtype=tf.int64)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(
                 order, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        starts = order[k * batch_size : (k + 1) * batch_size] * skip
-        chunk = tf.gather(data, starts[:, None] + offsets[None, :])
+        used = order[: steps_per_epoch * batch_size]
+        return tf.data.Dataset.from_tensor_slices(
+            tf.reshape(used * skip, [steps_per_epoch, batch_size]))
+
+    offsets = np.arange(len_per_section + 1)
+
+    def windows_at(starts):  # NumPy: a [batch, len_per_section + 1] gather from ids, as int32
+        return ids[starts[:, None] + offsets].astype(np.int32)
+
+    def batch_at(starts):
+        chunk = tf.numpy_function(windows_at, [starts], tf.int32, stateful=False)
+        chunk.set_shape([batch_size, len_per_section + 1])
         return chunk[:, :-1], chunk[:, 1:]
 
-    steps = tf.data.Dataset.range(start_step, 2**62)
-    return steps.map(batch_of_step).prefetch(2)
+    epochs = tf.data.Dataset.range(first_epoch, 2**62 // steps_per_epoch)
+    starts = epochs.flat_map(window_starts_of_epoch)
+    return starts.skip(start_step - first_epoch * steps_per_epoch).map(batch_at).prefetch(2)
+
+
+def _integer_ids(ids) -> np.ndarray:
+    """``ids`` as a NumPy integer array, not copied when it already is one."""
+    ids = np.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be integers, got an array of {ids.dtype}")
+    return ids
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,6 +13,12 @@ that was run with other fixed parameters). A sweep writes a failing combination'
 its ``error.json``, goes on with the others, and exits with status 1 at the end.
 
 ``--outputs DIR`` puts everything under DIR instead of the repository's ``outputs/``.
+
+``-p text_file PATH`` trains on your own UTF-8 text instead of WikiText-2; on the command line a
+relative PATH is taken from the current folder (the notebooks resolve it from the repository
+root, so it is rewritten for them). A sweep over several files names each run after its file:
+``--param text_file a/notes.txt b/poems.txt`` runs ``text_file=notes.txt`` and
+``text_file=poems.txt``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import csv
 import itertools
 import json
+import os
 import sys
 import threading
 import time
@@ -42,6 +49,10 @@ MAIN_DEFAULTS = {"max_steps": 2000, "log_every": 100, "save_every": 250}
 
 # Set by this module for every run: the run directory itself.
 RESERVED = ("output_dir", "run_dir")
+
+# Parameters that name a file. Relative paths given on the command line are taken from the
+# current folder; the notebooks take them from the repository root, so they are rewritten.
+PATH_PARAMETERS = ("text_file",)
 
 
 class RunError(RuntimeError):
@@ -213,11 +224,45 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
 
 
 def combination_name(combo: dict) -> str:
-    name = ",".join(f"{k}={v}" for k, v in combo.items())
+    name = ",".join(f"{k}={_value_label(k, v)}" for k, v in combo.items())
     if "/" in name or "\\" in name or name.startswith("."):
         raise ValueError(f"the combination {name!r} cannot name a directory; sweep values "
                          "must not contain slashes or start with a dot")
     return name
+
+
+def _value_label(name: str, value) -> str:
+    """How a swept value appears in a run's folder name: a text file by its file name."""
+    if name in PATH_PARAMETERS and value is not None:
+        return Path(str(value)).name
+    return str(value)
+
+
+def _check_distinct_names(combos: list[dict]) -> None:
+    names = [combination_name(combo) for combo in combos]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"several combinations would share the folder {twice[0]!r} (text "
+                         "files are named by their file name): give the files distinct names")
+
+
+def paths_from_here(parameters: dict, here: Path | None = None) -> dict:
+    """``parameters`` with each relative file path (say ``text_file``) made to name the same
+    file from the repository root: repository-relative inside it, absolute outside."""
+    here = Path.cwd() if here is None else Path(here)
+    return {name: _from_here(value, here) if name in PATH_PARAMETERS else value
+            for name, value in parameters.items()}
+
+
+def _from_here(value, here: Path):
+    if isinstance(value, list):
+        return [_from_here(v, here) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    path = Path(value).expanduser()
+    path = Path(os.path.abspath(path if path.is_absolute() else here / path))
+    inside = path == REPO_ROOT or REPO_ROOT in path.parents
+    return relative(path) if inside else str(path)
 
 
 @dataclass
@@ -269,6 +314,7 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     name = name or "-".join(grid)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
+    _check_distinct_names(combos)
     _check_complete_runs(combos, fixed, sweep_dir)
     print(f"sweep {name}: {len(combos)} runs into {relative(sweep_dir)}", flush=True)
     result = SweepResult(sweep_dir)
@@ -517,7 +563,7 @@ def main(argv=None) -> int:
         command.add_argument("--outputs", type=Path, default=None, metavar="DIR",
                              help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
-    fixed = _parameter_pairs(args.parameter)
+    fixed = paths_from_here(_parameter_pairs(args.parameter))
     try:
         if args.command == "main":
             return main_job(args.name, fixed, args.outputs)
@@ -528,6 +574,7 @@ def main(argv=None) -> int:
             if name in grid:
                 parser.error(f"--param {name} is given twice; list all its values once")
             grid[name] = [parse_value(v) for v in values]
+        grid = paths_from_here(grid)
         result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs)
     except (RunError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

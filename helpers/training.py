@@ -10,6 +10,8 @@ Everything a run needs to continue or be reused lives in its run directory ``out
 
     config.json        the TrainConfig
     vocabulary.json    the characters, in id order
+    corpus.json        with ``text_file`` only: the file's path, SHA-256, size and split
+                       (``helpers.corpus``); resuming on other text is refused
     history.json       step, train and valid BPC, chars/s, elapsed seconds and peak memory,
                        one row per log
     checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import data
+from helpers import corpus, data
 from helpers.backend import keras, tf
 from helpers.encoding import Vocabulary, batch_dataset
 from helpers.model import CELLS, CharLSTM
@@ -78,12 +80,19 @@ class TrainConfig:
     cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
     valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
     data_dir: str | None = None  # where the WikiText files are; None: helpers.data decides
+    # Your own UTF-8 text instead of WikiText-2 (relative to the repository root unless
+    # absolute): training reads its first part, validation its last valid_fraction.
+    text_file: str | None = None
+    valid_fraction: float = 0.1
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the parameter, before TensorFlow does any work."""
         for name in ("batch_size", "max_steps", "log_every", "save_every", "hidden_nodes",
                      "len_per_section", "num_layers", "valid_chars"):
             _positive_int(name, getattr(self, name))
+        if self.valid_chars <= self.len_per_section:
+            raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
+                             f"{self.len_per_section}: validation reads at least one sequence")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
@@ -107,6 +116,7 @@ class TrainConfig:
                                  f"{getattr(self, name)!r}")
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
             raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
+        _validate_text_file(self)
         return self
 
     @property
@@ -120,6 +130,26 @@ class TrainConfig:
     def from_json(cls, payload: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+def _validate_text_file(config: TrainConfig) -> None:
+    """text_file names an existing file (load_corpus's message if not); valid_fraction fits."""
+    value = config.valid_fraction
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, got {value!r}")
+    if config.text_file is None:
+        return
+    if not isinstance(config.text_file, (str, os.PathLike)) or not str(config.text_file):
+        raise ValueError(f"text_file must be the path of a text file or None, got "
+                         f"{config.text_file!r}")
+    config.text_file = os.fspath(config.text_file)  # a Path would not go into config.json
+    if config.data_dir is not None:
+        raise ValueError("text_file and data_dir are both set: data_dir is where WikiText-2 "
+                         "lies, and with a text_file it is not read; leave data_dir None")
+    try:
+        data.check_corpus_file(corpus.resolve_text_file(config.text_file))
+    except OSError as exc:
+        raise ValueError(f"text_file: {exc}") from None
 
 
 def _positive_int(name, value):
@@ -267,11 +297,14 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     # sharing it never write the same file at once.
     is_chief = strategy.extended.should_checkpoint
     verbose = verbose and is_chief
-    train_text = data.load_split(config.train_split, config.data_dir)
-    valid_text = data.load_split(config.valid_split, config.data_dir)[: config.valid_chars]
-    vocabulary = Vocabulary.from_text(train_text)
+    training_data = corpus.load_training_data(config)
+    vocabulary = training_data.vocabulary
     run_dir = config.run_dir
+    if is_chief:
+        corpus.check_same_text(run_dir, training_data.text_file)
     history = _prepare_run_dir(config, vocabulary) if is_chief else _saved_history(run_dir)
+    if is_chief:
+        corpus.record_text(run_dir, training_data.text_file)
 
     seed_everything(config.seed)
     with strategy.scope():
@@ -298,12 +331,12 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
                   f"(max_steps={config.max_steps:,}); nothing to do")
         return history
 
-    train_ids = vocabulary.encode(train_text, warn=False)
-    valid_ids = vocabulary.encode(valid_text, warn=False)
+    train_ids = training_data.train_ids
+    valid_ids = training_data.valid_ids.astype(np.int32)  # the model reads int32 ids
     unknown = int((valid_ids == 0).sum())
     if verbose and unknown:
         print(f"validation: {unknown:,} of {len(valid_ids):,} characters are not in the "
-              f"{config.train_split!r} vocabulary and count as the unknown id")
+              f"vocabulary of {training_data.source} and count as the unknown id")
     evaluate = make_evaluator(model, *validation_windows(valid_ids, config.len_per_section))
     batches = iter(_replica_batches(strategy, train_ids, config, start))
     train_step = _make_train_step(model, optimizer, step, strategy, config)

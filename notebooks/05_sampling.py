@@ -8,12 +8,15 @@
 # real distribution, and shows the priming loop that carries the LSTM's state from character to
 # character.
 #
-# It samples from the run that notebook 04 wrote; run that one first.
+# It samples from the run that notebook 04 wrote; run that one first. A run trained on your own
+# text (04's `text_file`) works the same way; then choose a prompt written in that text's
+# characters: the model only knows the characters of its training text, and a prompt character
+# it has never seen is read as the unknown id, with a warning, and sampling goes on.
 
 # %% tags=["parameters"]
 run_dir = "outputs/runs/notebook"  # a run directory written by 04_training
-# The prompt. For a model trained on your own text (04's text_file), use characters that occur
-# in that text: an unknown character warns and is read as the unknown id.
+# The prompt. For a run on your own text, write it in that text's characters: others warn and
+# are read as the unknown id. The samples only ever contain the training text's own characters.
 test_start = "I plan to make the world a better place"
 num_chars = 200  # characters to generate
 temperature = 0.8  # 0: always the likeliest; above 1: more adventurous
@@ -276,7 +279,7 @@ print("saved to", relative(run.run_dir / "samples.txt"))
 common = {"the", "of", "and", "in", "to", "a", "was", "The", "is", "for", "on", "as", "his"}
 found = sorted(set(samples[0.5].split()) & common)
 print("common English words in the temperature-0.5 sample:", found)
-if run.step >= 500 and run.config.text_file is None:
+if run.step >= 500 and run.config.text_file is None:  # your own text may not be English
     assert len(found) >= 3, "expected real words after a default-length training run"
 
 # %% [markdown]

@@ -1,8 +1,13 @@
-"""Shared fixtures: the real WikiText-2 splits (CI points WIKITEXT_DIR at a verified copy)."""
+"""Shared fixtures: the real WikiText-2 splits (CI points WIKITEXT_DIR at a verified copy), and
+a tiny committed text for fast training tests that need no dataset."""
+
+from pathlib import Path
 
 import pytest
 
 from helpers import data
+
+TINY_TEXT = Path(__file__).resolve().parent / "fixtures" / "tiny.txt"
 
 
 @pytest.fixture(scope="session")
@@ -13,3 +18,10 @@ def test_text():
 @pytest.fixture(scope="session")
 def valid_text():
     return data.load_split("valid")
+
+
+@pytest.fixture(scope="session")
+def tiny_text_file() -> Path:
+    """``tests/fixtures/tiny.txt``: 4 KB of plain English prose written for these tests, for
+    training with ``text_file`` (a few steps of a tiny model) without WikiText-2."""
+    return TINY_TEXT

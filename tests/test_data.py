@@ -486,6 +486,23 @@ def test_load_corpus_missing_file(tmp_path):
     assert_no_absolute_path(str(missing.value), tmp_path)
 
 
+def test_load_corpus_directory_says_it_is_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder: give the path of one text file"):
+        data.load_corpus(tmp_path)
+
+
+def test_load_corpus_drops_a_byte_order_mark_alone(tmp_path):
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf")
+    with pytest.raises(ValueError, match="bom.txt is empty"):
+        data.load_corpus(tmp_path / "bom.txt")
+
+
+def test_a_text_of_your_own_given_as_data_dir_is_pointed_to_text_file(tmp_path):
+    (tmp_path / "wiki.test.raw").write_text("my own notes, not WikiText\n", "utf-8")
+    with pytest.raises(data.ChecksumError, match="give its path as text_file"):
+        data.load_split("test", data_dir=tmp_path)
+
+
 def test_load_corpus_empty_file(tmp_path):
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(ValueError, match="empty.txt is empty"):

@@ -150,6 +150,76 @@ def test_batches_reject_bad_input(kwargs, message):
         batch_dataset(np.arange(1000) % 7, **kwargs)
 
 
+def naive_ids(vocab, text):
+    """Encoding as its definition says, one character at a time."""
+    index = {c: i + 1 for i, c in enumerate(vocab.chars)}
+    return [index.get(c, UNKNOWN_ID) for c in text]
+
+
+def test_counting_and_encoding_a_block_at_a_time_match_the_definition(monkeypatch):
+    from collections import Counter
+
+    from helpers import encoding
+
+    # Blocks of 7 characters: pure-ASCII blocks, blocks with accents, CJK and a character
+    # beyond the Basic Multilingual Plane (4 bytes in UTF-32 and UTF-8 alike), a lone surrogate.
+    monkeypatch.setattr(encoding, "BLOCK_CHARS", 7)
+    text = "plain ascii text, then café, naïve, 東京, 𝄞 and a lone \ud800 surrogate." * 3
+    assert encoding.character_counts(text) == Counter(text)
+    assert encoding.character_counts(text, 5, 40) == Counter(text[5:40])
+    vocab = Vocabulary.from_text(text[:60])
+    assert vocab.chars == tuple(sorted(set(text[:60])))
+    with pytest.warns(UnknownCharactersWarning):
+        ids = vocab.encode(text)
+    assert ids.tolist() == naive_ids(vocab, text)
+    unknown = vocab.unknown_counts(text)
+    expected = Counter(c for c in text if c not in vocab.chars)
+    assert unknown == expected
+    assert list(unknown) == list(expected)  # first occurrence first: most_common breaks ties so
+
+
+def test_ids_take_the_smallest_type_that_holds_the_vocabulary():
+    small = Vocabulary.from_text("hello world")
+    assert small.id_dtype == np.uint8
+    assert small.encode("hello", dtype=small.id_dtype).tolist() == [4, 3, 5, 5, 6]
+    wide = Vocabulary.from_text("".join(chr(0x4E00 + i) for i in range(300)))
+    assert len(wide) == 301 and wide.id_dtype == np.uint16
+    text = "".join(chr(0x4E00 + i) for i in range(299, -1, -1))
+    np.testing.assert_array_equal(wide.encode(text, dtype=wide.id_dtype), wide.encode(text))
+    with pytest.raises(ValueError, match="uint8 cannot hold the 301 ids"):
+        wide.encode(text, dtype=np.uint8)
+
+
+def test_batches_of_small_ids_equal_those_of_int32_ids_and_are_int32():
+    ids = (np.arange(4000) * 7 % 251).astype(np.uint8)
+    small = list(batch_dataset(ids, 8, 20, skip=13, seed=5, start_step=3).take(30))
+    wide = list(batch_dataset(ids.astype(np.int32), 8, 20, skip=13, seed=5, start_step=3)
+                .take(30))
+    for (x, y), (x2, y2) in zip(small, wide, strict=True):
+        assert x.dtype == y.dtype == "int32"
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+
+
+def test_batch_of_a_step_follows_its_epochs_permutation():
+    """Step s is batch s % steps_per_epoch of epoch s // steps_per_epoch, whatever the start."""
+    from helpers.backend import tf
+
+    ids = np.arange(1000) % 37
+    batch, length, skip = 4, 10, 9
+    n_windows = (len(ids) - 1 - (length + 1)) // skip + 1
+    per_epoch = n_windows // batch
+    for start in (0, 5, per_epoch - 1, per_epoch + 2):
+        got = [x.numpy() for x, _ in batch_dataset(ids, batch, length, skip=skip, seed=2,
+                                                   start_step=start).take(per_epoch + 3)]
+        for step, x in enumerate(got, start):
+            epoch, k = divmod(step, per_epoch)
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n_windows, dtype=tf.int64), seed=[2, epoch]).numpy()
+            starts = order[k * batch : (k + 1) * batch] * skip
+            np.testing.assert_array_equal(x, ids[starts[:, None] + np.arange(length)])
+
+
 # ---- WikiText's tokenisation undone for reading -------------------------------------------
 
 READABLE_PAIRS = [

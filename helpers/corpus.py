@@ -1,0 +1,200 @@
+"""What training reads: WikiText-2's splits, or a text file of your own.
+
+By default training reads WikiText-2 (``train_split``, and the first ``valid_chars`` of
+``valid_split`` for validation). With ``text_file`` it reads that file through
+``helpers.data.load_corpus`` instead, char-rnn style, and splits it in two:
+
+    |<------------- training: the first 1 - valid_fraction ------------->|<- validation ->|
+
+Validation reads the first ``valid_chars`` characters of the last part, which training never
+sees. The vocabulary is built from the training part only, as with WikiText, so a character
+that occurs only in the validation part counts as the unknown id there.
+
+A run directory trained on a file records it in ``corpus.json``: the path as given, its SHA-256,
+its size, and how it was split. Resuming checks the file against it, so that a run is never
+continued on other text by accident.
+
+A path is relative to the repository root unless absolute (like ``output_dir``), so that a
+notebook run from any folder reads the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from helpers import data
+from helpers.encoding import Vocabulary, character_counts
+from helpers.paths import REPO_ROOT, relative, write_json
+
+CORPUS_FILE = "corpus.json"
+
+
+@dataclass
+class TrainingData:
+    """The ids training and validation read, the vocabulary behind them, and their source."""
+
+    vocabulary: Vocabulary
+    train_ids: np.ndarray
+    valid_ids: np.ndarray
+    source: str  # in messages: "the 'test' split", "the training part of notes.txt"
+    text_file: dict | None = None  # what corpus.json records; None for WikiText-2
+    seconds: dict = field(default_factory=dict)  # how long each stage took
+
+
+def resolve_text_file(text_file) -> Path:
+    """The file a ``text_file`` setting names (relative to the repository root)."""
+    path = Path(text_file).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def load_training_data(config) -> TrainingData:
+    """The training and validation ids of ``config`` (a TrainConfig), from WikiText or a file."""
+    if config.text_file is None:
+        return _wikitext_data(config)
+    return _text_file_data(config)
+
+
+def _wikitext_data(config) -> TrainingData:
+    started = time.perf_counter()
+    train_text = data.load_split(config.train_split, config.data_dir)
+    valid_text = data.load_split(config.valid_split, config.data_dir)[: config.valid_chars]
+    loaded = time.perf_counter()
+    vocabulary = Vocabulary.from_text(train_text)
+    counted = time.perf_counter()
+    train_ids = vocabulary.encode(train_text, warn=False, dtype=vocabulary.id_dtype)
+    valid_ids = vocabulary.encode(valid_text, warn=False, dtype=vocabulary.id_dtype)
+    return TrainingData(vocabulary, train_ids, valid_ids, f"the {config.train_split!r} split",
+                        seconds=_stages(started, loaded, counted, time.perf_counter()))
+
+
+def _text_file_data(config) -> TrainingData:
+    """Read, fingerprint and split the file; count and encode it without copying the text."""
+    path = resolve_text_file(config.text_file)
+    started = time.perf_counter()
+    record = {"text_file": str(config.text_file), "sha256": data.file_sha256(path),
+              "size_bytes": path.stat().st_size}
+    text = data.load_corpus(path)
+    loaded = time.perf_counter()
+    n_train, n_valid = split_sizes(len(text), config.valid_fraction)
+    check_long_enough(config, len(text), n_train, n_valid)
+    vocabulary = Vocabulary.from_counts(character_counts(text, 0, n_train))
+    counted = time.perf_counter()
+    ids = vocabulary.encode(text, warn=False, dtype=vocabulary.id_dtype)
+    del text  # from here on only the ids (one or two bytes a character) stay
+    record.update(characters=len(ids), valid_fraction=config.valid_fraction,
+                  train_characters=n_train, valid_characters=n_valid)
+    return TrainingData(vocabulary, ids[:n_train], ids[n_train:][: config.valid_chars],
+                        f"the training part of {path.name}", record,
+                        _stages(started, loaded, counted, time.perf_counter()))
+
+
+def _stages(started, loaded, counted, encoded) -> dict:
+    return {"load": loaded - started, "vocabulary": counted - loaded, "ids": encoded - counted}
+
+
+def split_sizes(n_chars: int, valid_fraction: float) -> tuple[int, int]:
+    """Characters for training and for validation: validation gets the last ``valid_fraction``
+    (rounded up, so at least one character)."""
+    n_valid = min(n_chars, math.ceil(n_chars * valid_fraction))
+    return n_chars - n_valid, n_valid
+
+
+def training_chars_needed(batch_size: int, len_per_section: int, skip: int | None) -> int:
+    """The shortest training text that gives one batch (``batch_dataset``'s windows)."""
+    skip = len_per_section if skip is None else skip
+    return (batch_size - 1) * skip + len_per_section + 2
+
+
+def check_long_enough(config, n_chars: int, n_train: int, n_valid: int) -> None:
+    """A ValueError naming both sizes and what to change, when the file is too short."""
+    need_train = training_chars_needed(config.batch_size, config.len_per_section, config.skip)
+    need_valid = config.len_per_section + 1  # one validation window and its last target
+    if n_train >= need_train and n_valid >= need_valid:
+        return
+    least = _shortest_text(need_train, need_valid, config.valid_fraction)
+    skip = config.len_per_section if config.skip is None else config.skip
+    advice = "lower batch_size or len_per_section (or skip)"
+    if n_train >= need_train:
+        advice = "raise valid_fraction, or lower len_per_section"
+    raise ValueError(
+        f"text_file {config.text_file!r} has {n_chars:,} characters, too few for one batch "
+        f"plus validation: with batch_size={config.batch_size}, "
+        f"len_per_section={config.len_per_section} and skip={skip}, one training batch needs "
+        f"{need_train:,} characters, and validation (the last valid_fraction="
+        f"{config.valid_fraction:g} of the file) needs {need_valid:,}; this file gives "
+        f"{n_train:,} and {n_valid:,}. The file needs at least {least:,} characters: "
+        f"{advice}, or use a longer text.")
+
+
+def _shortest_text(need_train: int, need_valid: int, valid_fraction: float) -> int:
+    n = max(math.ceil(need_train / (1 - valid_fraction)), math.ceil(need_valid / valid_fraction))
+    n = max(n - 2, 1)
+    while True:  # both parts grow with n: a step or two from the estimate
+        n_train, n_valid = split_sizes(n, valid_fraction)
+        if n_train >= need_train and n_valid >= need_valid:
+            return n
+        n += 1
+
+
+# --- The run directory's record ----------------------------------------------------------
+
+
+def check_same_text(run_dir: Path, record: dict | None) -> None:
+    """Refuse to continue a run directory on other text than it was trained on.
+
+    ``record`` is what `load_training_data` read now (None: WikiText-2). WikiText-2 runs have no
+    ``corpus.json`` and ``text_file: null`` (or nothing, from before text files) in their
+    ``config.json``. The same bytes under another path are the same text: a file that moved
+    may continue its run.
+    """
+    run_dir = Path(run_dir)
+    config_path, corpus_path = run_dir / "config.json", run_dir / CORPUS_FILE
+    if not config_path.exists():
+        return  # a fresh run directory
+    if corpus_path.exists():
+        saved = json.loads(corpus_path.read_text("utf-8"))
+        same = record is not None and saved["sha256"] == record["sha256"]
+    else:  # WikiText-2, or a file whose record was never written (stopped right there)
+        saved = json.loads(config_path.read_text("utf-8")).get("text_file")
+        same = saved == (record and record["text_file"])
+    if not same:
+        raise ValueError(
+            f"output_dir {relative(run_dir)!r} holds a run trained on other text (text_file: "
+            f"{_describe(saved)} there, {_describe(record)} now); choose another output_dir "
+            "to start afresh, or give the text_file it was trained on")
+    before = saved.get("valid_fraction") if isinstance(saved, dict) else None
+    if before is not None and before != record["valid_fraction"]:
+        raise ValueError(
+            f"output_dir {relative(run_dir)!r} holds a run with other settings (valid_fraction: "
+            f"{before!r} there, {record['valid_fraction']!r} now: validation would overlap "
+            "what it trained on); choose another output_dir to start afresh")
+
+
+def _describe(saved) -> str:
+    if saved is None:
+        return "None (WikiText-2)"
+    if isinstance(saved, str):
+        return repr(saved)
+    return (f"{saved['text_file']!r} with SHA-256 {saved['sha256'][:12]}... and "
+            f"{saved['size_bytes']:,} bytes")
+
+
+def record_text(run_dir: Path, record: dict | None) -> None:
+    """Write (or update, for a file that moved) the run directory's ``corpus.json``."""
+    if record is not None:
+        write_json(Path(run_dir) / CORPUS_FILE, record)
+
+
+def training_text(config) -> str:
+    """The text a run was trained on (the training part of its text_file, or its split)."""
+    if config.text_file is None:
+        return data.load_split(config.train_split, config.data_dir)
+    text = data.load_corpus(resolve_text_file(config.text_file))
+    return text[: split_sizes(len(text), config.valid_fraction)[0]]
+
