@@ -435,3 +435,15 @@ def test_ctrl_c_during_a_sweep_says_in_one_line_what_was_finished(finished_main,
     while kernels_started_by(proc.pid):
         assert time.monotonic() < deadline, "the kernel outlived the sweep"
         time.sleep(0.2)
+
+
+def test_make_run_over_a_damaged_checkpoint_says_which_it_used(finished_main, outputs):
+    """The kernel's warning reaches the terminal. (Runs last: it trains finished_main on.)"""
+    [data] = (finished_main / "checkpoints").glob("ckpt-100.data-*")
+    data.write_bytes(data.read_bytes()[:50])  # a disk that filled up, a kill mid-write
+    done = run_main(outputs, "good", "-p", "max_steps", "150")
+    assert done.code == 0, done.out + done.err
+    assert "    warning: checkpoint ckpt-100 in " in done.out
+    assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.out
+    steps = [row["step"] for row in read_json(finished_main / "history.json")]
+    assert steps == [50, 100, 150]
