@@ -272,8 +272,31 @@ def file_sha256(path: os.PathLike | str) -> str:
 
 
 def default_mirrors() -> list[str]:
-    """``WIKITEXT_MIRRORS`` split on whitespace if set, else `DEFAULT_MIRRORS`."""
-    return os.environ.get("WIKITEXT_MIRRORS", "").split() or list(DEFAULT_MIRRORS)
+    """``WIKITEXT_MIRRORS`` split on whitespace if set, else `DEFAULT_MIRRORS`.
+
+    A value that is not an http(s) URL is a ValueError naming the variable.
+    """
+    mirrors = os.environ.get("WIKITEXT_MIRRORS", "").split()
+    for url in mirrors:
+        check_mirror(url, "WIKITEXT_MIRRORS")
+    return mirrors or list(DEFAULT_MIRRORS)
+
+
+def check_mirror(url: str, source: str = "the mirror list") -> str:
+    """`url` if it can be a mirror (an http or https URL with a host), else ValueError."""
+    try:
+        parts = urlsplit(url)
+        problem = None if parts.scheme in ("http", "https") and parts.hostname else \
+            "it needs http:// or https:// and a host"
+    except ValueError as error:  # e.g. "Invalid IPv6 URL" for http://[::1
+        problem = str(error)
+    if problem:
+        raise ValueError(
+            f"{source} holds {url!r}, which is not a URL to download from ({problem}). It takes "
+            "space-separated URLs: *.zip for an archive, anything else a folder of wiki.*.raw "
+            "files"
+        )
+    return url
 
 
 def is_archive(url: str) -> bool:
@@ -296,16 +319,28 @@ def download(
     `default_mirrors()`) are tried in order for whatever is still missing: an archive is
     downloaded whole and only the requested files are taken out of it; from a per-file mirror
     only the requested files are fetched. A file that arrives verified stays even if another split
-    then fails; a failed attempt leaves nothing behind. Raises DownloadError when some split
+    then fails; a failed attempt leaves nothing behind, not even the folders it created. Raises
+    DownloadError when some split
     could not be fetched from any mirror.
     """
     wanted = list(dict.fromkeys([splits] if isinstance(splits, str) else splits))
     for split in wanted:
         _filename(split)
     dest = Path(dest) if dest is not None else CACHE_DIR
-    mirrors = list(mirrors) if mirrors is not None else default_mirrors()
+    mirrors = [check_mirror(url) for url in mirrors] if mirrors is not None \
+        else default_mirrors()
+    created = [folder for folder in (dest, *dest.parents) if not folder.exists()]
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_into(dest, wanted, mirrors)
+    except BaseException:
+        for folder in created:  # deepest first; an offline attempt leaves no empty folders
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
+
+def _download_into(dest: Path, wanted: list[str], mirrors: list[str]) -> dict[str, Path]:
     done = {split: dest / FILENAMES[split] for split in wanted if _intact(dest, split)}
     failures: list[str] = []
     for mirror in mirrors:
@@ -557,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "download":
             return _download_command(args.splits, args.dest)
         return _verify_command(args.dir)
-    except (DownloadError, ChecksumError, FileNotFoundError) as error:
+    except (DownloadError, ChecksumError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -24,9 +24,10 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+
+from helpers.paths import DamagedFileError, read_json, relative, write_text
 
 UNKNOWN_ID = 0
 UNKNOWN_CHAR = "\ufffd"  # what an unknown id decodes to: Unicode's replacement character
@@ -137,12 +138,19 @@ class Vocabulary:
     def save(self, path: os.PathLike | str) -> None:
         """Write the characters as JSON (a list, so order survives any reader)."""
         payload = {"unknown_id": UNKNOWN_ID, "chars": list(self.chars)}
-        Path(path).write_text(json.dumps(payload, ensure_ascii=False, indent=0), "utf-8")
+        write_text(path, json.dumps(payload, ensure_ascii=False, indent=0))
 
     @classmethod
     def load(cls, path: os.PathLike | str) -> Vocabulary:
-        payload = json.loads(Path(path).read_text("utf-8"))
-        return cls(tuple(payload["chars"]))
+        """The vocabulary saved in ``path``; ``DamagedFileError`` (a ValueError) naming the file
+        if it does not hold one."""
+        payload = read_json(path, expect=dict)
+        chars = payload.get("chars")
+        try:
+            return cls(tuple(chars))
+        except (TypeError, ValueError):
+            raise DamagedFileError(f"{relative(path)} is damaged: its \"chars\" are not a sorted "
+                                   "list of distinct single characters") from None
 
 
 class UnknownCharactersWarning(UserWarning):

@@ -1,22 +1,74 @@
 """Print a sample from a trained run directory.
 
-    python -m helpers.generate --run-dir outputs/runs/default --prompt "I plan to" \\
+    python -m helpers.generate [--run-dir outputs/runs/main] --prompt "I plan to" \\
         --num-chars 300 --temperature 0.8 --seed 1
+
+Without --run-dir: the main job's run (outputs/runs/main, what `make run` trains), or if that
+holds no model yet the most recently trained run under outputs/runs/; stderr says which. One
+sample is printed as it is generated; several (--num-samples) once they are all done.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
+from pathlib import Path
 
+from helpers.paths import OUTPUTS, relative
 from helpers.sampling import DEFAULT_PROMPT
+
+MAIN_RUN = "main"  # helpers.runs' default --name
+
+
+def _is_trained(run_dir: Path) -> bool:
+    from helpers import rundir
+
+    return (run_dir / rundir.CONFIG).is_file() and (run_dir / rundir.VOCABULARY).is_file() \
+        and bool(rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS))
+
+
+def default_run_dir(outputs: Path | None = None) -> tuple[Path, str]:
+    """The run to sample from when none is named, and why that one.
+
+    ``NoTrainedModelError`` when no run under ``outputs/runs`` holds a trained model.
+    """
+    from helpers import rundir
+    from helpers.training import NoTrainedModelError
+
+    runs = Path(outputs or OUTPUTS) / "runs"
+    main = runs / MAIN_RUN
+    if _is_trained(main):
+        return main, "the main job's run"
+    trained = [d for d in sorted(runs.iterdir()) if d.is_dir() and _is_trained(d)] \
+        if runs.is_dir() else []
+    if not trained:
+        raise NoTrainedModelError(
+            f"no run under {relative(runs)} holds a trained model. Train first: `make run` "
+            "(into outputs/runs/main) or notebooks/04_training.ipynb; or pass --run-dir")
+
+    def last_saved(run_dir: Path) -> float:
+        files = rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS)
+        return max(path.stat().st_mtime for paths in files.values() for path in paths)
+
+    newest = max(trained, key=last_saved)
+    return newest, f"the most recently trained run; {relative(main)} holds none"
+
+
+def _show_warning(message, category, *args, **kwargs):
+    """Warnings (a damaged checkpoint skipped, unknown prompt characters) as one line each."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.generate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", default="outputs/runs/default",
-                        help="a run directory written by training (relative to the repository)")
+    parser.add_argument("--run-dir", default=None,
+                        help="a run directory written by training (relative to the repository); "
+                             "default: outputs/runs/main, else the newest trained run")
+    parser.add_argument("--outputs", type=Path, default=None, metavar="DIR",
+                        help="where to look for runs/ without --run-dir (default: outputs/)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="text that primes the model")
     parser.add_argument("--num-chars", type=int, default=200)
     parser.add_argument("--temperature", type=float, default=0.8,
@@ -28,18 +80,40 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     # Imported after parsing, so --help answers at once without loading TensorFlow.
-    from helpers.sampling import Generator, check_sampling_options
+    from helpers.sampling import Generator, check_prompt, check_sampling_options
     from helpers.training import NoTrainedModelError, load_run
 
-    try:
-        check_sampling_options(args.temperature, args.top_k, args.top_p)
-        run = load_run(args.run_dir)
-        samples = Generator(run.model, run.vocabulary).generate(
-            args.prompt, args.num_chars, args.temperature, args.top_k, args.top_p, args.seed,
-            args.num_samples)
-    except (NoTrainedModelError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            check_prompt(args.prompt)
+            check_sampling_options(args.temperature, args.top_k, args.top_p)
+            if args.run_dir is None:
+                run_dir, why = default_run_dir(args.outputs)
+                print(f"sampling from {relative(run_dir)} ({why})", file=sys.stderr, flush=True)
+            else:
+                run_dir = args.run_dir
+            run = load_run(run_dir)
+            generator = Generator(run.model, run.vocabulary)
+            if args.num_samples == 1:
+                pieces = generator.stream(args.prompt, args.num_chars, args.temperature,
+                                          args.top_k, args.top_p, args.seed)
+                first = next(pieces, "")  # checks the options before anything is printed
+                sys.stdout.write(args.prompt + first)
+                sys.stdout.flush()
+                for piece in pieces:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+                print()
+                return 0
+            samples = generator.generate(args.prompt, args.num_chars, args.temperature,
+                                         args.top_k, args.top_p, args.seed, args.num_samples)
+        except (NoTrainedModelError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:  # the reader stopped early (`| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet at exit
+            return 0
     for sample in samples:
         print(args.prompt + sample)
     return 0

@@ -12,6 +12,11 @@ sweep skips the combinations already complete (it refuses to mix in a complete c
 that was run with other fixed parameters). A sweep writes a failing combination's error to
 its ``error.json``, goes on with the others, and exits with status 1 at the end.
 
+A run already trained to ``max_steps`` or further is not trained again (04 is skipped and its
+executed notebook kept). A notebook that fails is saved as ``<name>.failed.ipynb``: it never
+replaces the executed notebook of an earlier, good run. Ctrl-C ends with one line saying what
+was finished (exit status 130). ``--name`` is a plain folder name.
+
 ``--outputs DIR`` puts everything under DIR instead of the repository's ``outputs/``.
 
 ``-p text_file PATH`` trains on your own UTF-8 text instead of WikiText-2; on the command line a
@@ -24,6 +29,7 @@ root, so it is rewritten for them). A sweep over several files names each run af
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import itertools
 import json
@@ -35,7 +41,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.paths import OUTPUTS, REPO_ROOT, relative, write_json
+from helpers import rundir
+from helpers.paths import OUTPUTS, REPO_ROOT, read_json, relative, write_json
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TRAINING = NOTEBOOKS / "04_training.ipynb"
@@ -57,6 +64,21 @@ PATH_PARAMETERS = ("text_file",)
 
 class RunError(RuntimeError):
     """A notebook of a run failed; the executed notebook shows where."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C: what was finished, in one line."""
+
+
+def check_run_name(name: str, what: str = "--name") -> str:
+    """A run or sweep name is one folder under runs/ or sweeps/, nothing else."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{what} must name a folder, got {name!r}")
+    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise ValueError(f"{what} {name!r} must be a plain folder name: no slashes, not "
+                         "starting with a dot (runs stay under outputs/runs/ and "
+                         "outputs/sweeps/)")
+    return name
 
 
 def parse_value(text: str):
@@ -98,15 +120,72 @@ def split_parameters(parameters: dict) -> tuple[dict, dict]:
 
 
 def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> None:
+    """Execute ``notebook`` into ``output``, which is replaced only if it runs through.
+
+    papermill writes the executed notebook as it goes, so it writes into a temporary file
+    first: a failed execution goes to ``<name>.failed.ipynb`` and never replaces the executed
+    notebook of an earlier, good run; an interrupted one leaves nothing.
+    """
     import papermill
 
+    _remove_stale_executions(output)
+    running = output.with_name(f".{output.stem}.{os.getpid()}.running.ipynb")
+    failed = failed_notebook(output)
     try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+        # shutdown_kernel="immediate": the kernel is killed once the notebook is done or on
+        # Ctrl-C, rather than asked to stop while a cell still runs, which it answers with a
+        # traceback; a run killed at any point resumes from its last checkpoint.
+        papermill.execute_notebook(str(notebook), str(running), parameters=parameters,
                                    cwd=str(NOTEBOOKS), progress_bar=progress,
-                                   kernel_name="python3")
+                                   kernel_name="python3", shutdown_kernel="immediate")
     except papermill.PapermillExecutionError as exc:
+        _keep_failed(running, failed)
         raise RunError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: "
-                       f"{exc.evalue} (see {relative(output)})") from None
+                       f"{exc.evalue} (see {relative(failed)})") from None
+    except BaseException as exc:
+        if isinstance(exc, Exception):  # the kernel died, say: keep what it got to
+            _keep_failed(running, failed)
+        running.unlink(missing_ok=True)  # interrupted (Ctrl-C): nothing to keep
+        raise
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
+    _echo_warnings(output)
+
+
+def _remove_stale_executions(output: Path) -> None:
+    """Temporary notebooks of executions whose process was killed (SIGKILL leaves them)."""
+    for path in output.parent.glob(f".{output.stem}.*.running.ipynb"):
+        pid = path.name[len(output.stem) + 2:-len(".running.ipynb")]
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError):  # not ours to judge
+            pass
+
+
+def failed_notebook(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.failed{output.suffix}")
+
+
+def _keep_failed(running: Path, failed: Path) -> None:
+    if running.exists():
+        os.replace(running, failed)
+
+
+def _echo_warnings(executed: Path) -> None:
+    """Show the run's own warnings (a damaged checkpoint skipped) that went to the kernel's
+    stderr, which a terminal never sees."""
+    import nbformat
+
+    notebook = nbformat.read(executed, as_version=4)
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                for line in out.get("text", "").splitlines():
+                    if "CheckpointWarning: " in line:
+                        print(f"    warning: {line.split('CheckpointWarning: ', 1)[1]}",
+                              flush=True)
 
 
 class _HistoryWatcher:
@@ -157,16 +236,52 @@ def _history_steps(path: Path) -> set:
         return set()
 
 
+def notebook_defaults(path: Path) -> dict:
+    """The values a notebook's parameters cell assigns (its source, read as literals)."""
+    defaults = {}
+    for name, parameter in notebook_parameters(path).items():
+        try:
+            defaults[name] = ast.literal_eval(parameter["default"])
+        except (ValueError, SyntaxError):
+            defaults[name] = parameter["default"]
+    return defaults
+
+
+def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
+    """``(saved step, max_steps)`` if ``run_dir`` is trained to ``max_steps`` or more; else None.
+
+    Such a run has nothing to train: 04 would only say so, then fail its check that training
+    reached max_steps, so it is not run again. Settings a resume could not change are still
+    refused, as 04 would refuse them.
+    """
+    saved = rundir.saved_step(run_dir)
+    if saved is None:
+        return None
+    settings = {**notebook_defaults(TRAINING), **training}
+    max_steps = settings.get("max_steps")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or saved < max_steps:
+        return None
+    rundir.check_settings(run_dir, settings, choose="--name")
+    return saved, max_steps
+
+
 def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dict:
     """Train and sample into ``run_dir``; return its metrics (also written as metrics.json)."""
     training, sampling = split_parameters(parameters)
     run_dir.mkdir(parents=True, exist_ok=True)
     rel = relative(run_dir)
     started = time.perf_counter()
-    if progress:
-        print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
-    with _HistoryWatcher(run_dir / "history.json", enabled=progress):
-        _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
+    trained = already_trained(run_dir, training)
+    if trained is not None:
+        kept = f"; its executed {TRAINING.name} is kept" \
+            if (run_dir / TRAINING.name).exists() else ""
+        print(f"    training: {rel} is already trained to step {trained[0]:,} "
+              f"(max_steps={trained[1]:,}): nothing to train{kept}", flush=True)
+    else:
+        if progress:
+            print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
+        with _HistoryWatcher(run_dir / "history.json", enabled=progress):
+            _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
     if progress:
         print(f"    sampling: {relative(SAMPLING)} -> {rel}", flush=True)
     _execute(SAMPLING, run_dir / SAMPLING.name, {**sampling, "run_dir": rel}, False)
@@ -184,13 +299,13 @@ def collect_metrics(run_dir: Path) -> dict:
     optional (a run that 05_sampling has not sampled from yet has an empty sample).
     """
     run_dir = Path(run_dir)
-    history = json.loads((run_dir / "history.json").read_text("utf-8"))
+    history = rundir.read_history(run_dir)
     if not history:
-        raise ValueError(f"{relative(run_dir / 'history.json')} is empty: training never "
-                         "reached its first log")
-    config_path, samples_path = run_dir / "config.json", run_dir / "samples.json"
-    config = json.loads(config_path.read_text("utf-8")) if config_path.exists() else {}
-    samples = json.loads(samples_path.read_text("utf-8")) if samples_path.exists() \
+        raise ValueError(f"{relative(run_dir / 'history.json')} is missing or empty: training "
+                         "never reached its first log")
+    config = rundir.read_config(run_dir) or {}
+    samples_path = run_dir / "samples.json"
+    samples = read_json(samples_path, expect=dict) if samples_path.exists() \
         else {"prompt": "", "samples": [{"text": ""}]}
     last = history[-1]
     return {
@@ -208,11 +323,17 @@ def collect_metrics(run_dir: Path) -> dict:
 
 
 def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
-    run_dir = Path(outputs or OUTPUTS) / "runs" / name
+    run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
     parameters = {**MAIN_DEFAULTS, **parameters}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
-    metrics = run_notebooks(run_dir, parameters)
+    try:
+        metrics = run_notebooks(run_dir, parameters)
+    except KeyboardInterrupt:
+        saved = rundir.saved_step(run_dir)
+        kept = (f"its last checkpoint, step {saved:,}, is kept and the same command resumes "
+                "from it") if saved is not None else "no checkpoint had been saved yet"
+        raise Interrupted(f"{relative(run_dir)} did not finish; {kept}") from None
     print(f"\nvalid BPC {metrics['valid_bpc']:.3f} after {metrics['steps']:,} steps "
           f"({metrics['training_time_s'] / 60:.1f} min training, "
           f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
@@ -283,7 +404,7 @@ def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> No
         metrics_path = sweep_dir / combination_name(combo) / "metrics.json"
         if not metrics_path.exists():
             continue
-        before = json.loads(metrics_path.read_text("utf-8")).get("parameters")
+        before = read_json(metrics_path, expect=dict).get("parameters")
         now = {**fixed, **combo}
         if before is not None and before != now:
             def shown(values, k):
@@ -311,13 +432,42 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
-    name = name or "-".join(grid)
+    name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
     combos = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     _check_distinct_names(combos)
     _check_complete_runs(combos, fixed, sweep_dir)
     print(f"sweep {name}: {len(combos)} runs into {relative(sweep_dir)}", flush=True)
     result = SweepResult(sweep_dir)
+    try:
+        _run_combinations(combos, fixed, sweep_dir, result, fail_fast, progress)
+    except KeyboardInterrupt:
+        complete = [row["run"] for row in result.rows if row["status"] == "ok"]
+        raise Interrupted(
+            f"sweep {name} stopped with {len(complete)} of {len(combos)} runs complete"
+            f"{' (' + ', '.join(complete) + ')' if complete else ''}; the same command "
+            "resumes, skipping those") from None
+    _write_summary(sweep_dir / "summary.csv", result.rows)
+    if fail_fast and result.failures:
+        print(f"sweep {name}: stopped at the first failure (--fail-fast), after "
+              f"{len(result.rows)} of {len(combos)} runs; see "
+              f"{relative(sweep_dir / result.failures[0]['run'] / 'error.json')}", flush=True)
+        return result
+    try:
+        _execute(COMPARING, sweep_dir / COMPARING.name, {"sweep_dir": relative(sweep_dir)},
+                 progress)
+    except KeyboardInterrupt:
+        raise Interrupted(f"sweep {name}: all {len(combos)} runs are done, stopped while "
+                          f"{COMPARING.name} compared them; the same command makes it "
+                          "again") from None
+    print(f"sweep {name}: {len(result.rows) - len(result.failures)} complete, "
+          f"{len(result.failures)} failed; see {relative(sweep_dir / 'summary.csv')} and "
+          f"{relative(sweep_dir / COMPARING.name)}", flush=True)
+    return result
+
+
+def _run_combinations(combos: list[dict], fixed: dict, sweep_dir: Path, result: SweepResult,
+                      fail_fast: bool, progress: bool) -> None:
     for combo in combos:
         run_dir = sweep_dir / combination_name(combo)
         done, failed = run_dir / "metrics.json", run_dir / "error.json"
@@ -336,18 +486,6 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
         result.rows.append(_summary_row(combo, run_dir))
         if fail_fast and result.failures:
             break
-    _write_summary(sweep_dir / "summary.csv", result.rows)
-    if fail_fast and result.failures:
-        print(f"sweep {name}: stopped at the first failure (--fail-fast), after "
-              f"{len(result.rows)} of {len(combos)} runs; see "
-              f"{relative(sweep_dir / result.failures[0]['run'] / 'error.json')}", flush=True)
-        return result
-    _execute(COMPARING, sweep_dir / COMPARING.name, {"sweep_dir": relative(sweep_dir)},
-             progress)
-    print(f"sweep {name}: {len(result.rows) - len(result.failures)} complete, "
-          f"{len(result.failures)} failed; see {relative(sweep_dir / 'summary.csv')} and "
-          f"{relative(sweep_dir / COMPARING.name)}", flush=True)
-    return result
 
 
 SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_per_sec",
@@ -358,10 +496,10 @@ def _summary_row(combo: dict, run_dir: Path) -> dict:
     row = {"run": run_dir.name, **combo}
     metrics_path, error_path = run_dir / "metrics.json", run_dir / "error.json"
     if metrics_path.exists():
-        metrics = json.loads(metrics_path.read_text("utf-8"))
+        metrics = read_json(metrics_path, expect=dict)
         row.update(status="ok", error="", **{k: metrics.get(k, "") for k in SUMMARY_FIELDS})
     else:
-        error = json.loads(error_path.read_text("utf-8"))["error"] if error_path.exists() \
+        error = read_json(error_path, expect=dict).get("error", "") if error_path.exists() \
             else "did not finish"
         row.update(status="failed", error=error, **dict.fromkeys(SUMMARY_FIELDS, ""))
     return row
@@ -564,6 +702,16 @@ def main(argv=None) -> int:
                              help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
     fixed = paths_from_here(_parameter_pairs(args.parameter))
+    try:
+        return _command(parser, args, fixed)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+    return 130  # what a shell reports for a command stopped by Ctrl-C
+
+
+def _command(parser, args, fixed) -> int:
     try:
         if args.command == "main":
             return main_job(args.name, fixed, args.outputs)

@@ -36,6 +36,33 @@ def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
         raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
 
 
+def check_prompt(prompt, name: str = "prompt") -> str:
+    """``prompt`` if it is text a model can read; else a ``ValueError`` that says what is wrong.
+
+    An empty prompt is fine: generation then starts where an article does, after a line
+    break. ``name`` is what the message calls it (``test_start`` in notebook 05).
+    """
+    if not isinstance(prompt, str):
+        hint = ""
+        if isinstance(prompt, (int, float)) and not isinstance(prompt, bool):
+            hint = (f"; papermill reads `-p {name} {prompt}` as a number, `-r {name} {prompt}` "
+                    "passes it as text")
+        elif prompt is None:
+            hint = '; for no prompt at all use the empty text ""'
+        raise ValueError(f"{name} must be text (a str), got {type(prompt).__name__} "
+                         f"{prompt!r}{hint}")
+    for position, char in enumerate(prompt):
+        if "\udc80" <= char <= "\udcff":  # how Python keeps a byte that is not UTF-8
+            raise ValueError(
+                f"{name} is not valid UTF-8: byte 0x{ord(char) - 0xDC00:02x} at character "
+                f"{position}. The terminal or the file that gave it uses another encoding; "
+                "pass the text in UTF-8")
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError(f"{name} holds half of a UTF-16 pair (U+{ord(char):04X}) at "
+                             f"character {position}, which is no character")
+    return prompt
+
+
 def next_char_probabilities(logits, temperature=1.0, top_k=None, top_p=None) -> np.ndarray:
     """The distribution to draw from, rows of ``[batch, vocab]``, after temperature/top-k/top-p.
 
@@ -162,9 +189,9 @@ class Generator:
         return (tf.cast(logits[:, -1], tf.float32), *[t for pair in states for t in pair])
 
     def prompt_ids(self, prompt: str) -> np.ndarray:
-        """The prompt's ids; unknown characters warn and become the unknown id."""
-        if not isinstance(prompt, str):
-            raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
+        """The ids the model reads first: the prompt's (unknown characters warn and become the
+        unknown id), or for an empty prompt a line break, where articles start."""
+        check_prompt(prompt)
         if prompt:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", UnknownCharactersWarning)
@@ -184,12 +211,28 @@ class Generator:
         temperature, top-k/top-p) and each ``num_samples`` compiles the loop, a second or
         two with XLA; ``Generator(..., jit_compile=False)`` compiles faster and runs slower.
         """
-        ids = self._checked_start(prompt, num_chars, temperature, top_k, top_p, num_samples,
-                                  seed)
+        pieces = list(self._chunks(prompt, num_chars, temperature, top_k, top_p, seed,
+                                   num_samples))
         if num_samples == 0:
             return []
-        if num_chars == 0:
+        if not pieces:
             return [""] * num_samples
+        out = np.concatenate(pieces, axis=1)
+        return [self.vocabulary.decode(row) for row in out]
+
+    def stream(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200, temperature=1.0,
+               top_k=None, top_p=None, seed: int = 0):
+        """``generate``'s text for one sample, piece by piece as the compiled loop makes it
+        (``chunk_size`` characters a piece): the same characters, the first ones at once."""
+        for chunk in self._chunks(prompt, num_chars, temperature, top_k, top_p, seed, 1):
+            yield self.vocabulary.decode(chunk[0])
+
+    def _chunks(self, prompt, num_chars, temperature, top_k, top_p, seed, num_samples):
+        """The generated ids, ``[num_samples, <= chunk_size]`` per compiled call."""
+        ids = self._checked_start(prompt, num_chars, temperature, top_k, top_p, num_samples,
+                                  seed)
+        if num_samples == 0 or num_chars == 0:
+            return
         mode = "greedy" if temperature == 0 else \
             "filtered" if top_k is not None or top_p is not None else "sample"
         loop = self._loop(mode)
@@ -200,14 +243,11 @@ class Generator:
                    tf.constant(1.0 if top_p is None else top_p, tf.float32),
                    tf.constant(_seed_word(seed), tf.int32))
         logits, *states = self._prime(tf.constant(ids))
-        pieces = []
         for start in range(0, num_chars, self.chunk_size):
             count = min(self.chunk_size, num_chars - start)
             chunk, logits, *states = loop(logits, tf.constant(count), tf.constant(start),
                                           *options, *states)
-            pieces.append(chunk.numpy()[:, :count])
-        out = np.concatenate(pieces, axis=1)
-        return [self.vocabulary.decode(row) for row in out]
+            yield chunk.numpy()[:, :count]
 
     def _loop(self, mode: str):
         """The compiled generation loop for one kind of draw ("greedy", "sample", "filtered")."""

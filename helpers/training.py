@@ -17,38 +17,40 @@ Everything a run needs to continue or be reused lives in its run directory ``out
     checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
                        is a pure function of (seed, step), so the step is its whole state
 
+(``helpers.rundir`` reads and writes these files.) A resumed run starts from the newest
+checkpoint that can be read: a damaged one is skipped with a warning and set aside in
+``checkpoints/damaged/``, and a folder whose checkpoints are all damaged is an error, never a
+silent restart from step 0. While a run trains, it holds ``.lock`` in its folder, and a second
+training into the same folder is refused.
+
 Under ``tf.distribute.MultiWorkerMirroredStrategy`` (see ``helpers.distributed``) every worker
 process runs ``train``; only the chief writes these files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import json
 import math
 import os
 import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from helpers import corpus, data
+from helpers import corpus, data, rundir
 from helpers.backend import keras, tf
-from helpers.encoding import Vocabulary, batch_dataset
-from helpers.model import CELLS, CharLSTM
-from helpers.paths import REPO_ROOT, relative, write_json
+from helpers.encoding import Vocabulary, batch_dataset, sections
+from helpers.model import CELLS, UNROLL_LIMIT, CharLSTM
+from helpers.paths import REPO_ROOT, relative
 
 LN2 = math.log(2.0)
 LR_SCHEDULES = ("constant", "cosine")
-
-# The parameters that shape the model or its data: a run directory cannot be continued
-# with different values (max_steps, log_every, save_every may change between sessions).
-_FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
-                    "len_per_section", "skip", "batch_size", "seed", "dropout")
 
 
 @dataclass
@@ -101,8 +103,10 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
                     or not math.isfinite(value):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) \
+                or not 0 <= self.seed < 2**32:
+            # NumPy's global seed, which Keras sets, must fit in 32 bits.
+            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
         if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -216,7 +220,29 @@ def _want_progress_bar() -> bool:
     return sys.stderr.isatty()
 
 
-def _check_writable(run_dir: Path) -> None:
+def _check_fits_data(config: TrainConfig, train_ids: np.ndarray, valid_ids: np.ndarray,
+                     source: str) -> None:
+    """Refuse sequences and batches the texts cannot fill, before anything is written."""
+    length, skip = config.len_per_section, config.skip or config.len_per_section
+    split = f"{source} ({len(train_ids):,} characters)"
+    if len(train_ids) <= length + 1:
+        raise ValueError(f"len_per_section={length:,} is longer than {split}")
+    windows = len(sections(train_ids, length + 1, skip)[0])
+    if windows < config.batch_size:
+        raise ValueError(f"batch_size={config.batch_size:,} is more than the {windows:,} "
+                         f"sequences of {length + 1:,} characters (every {skip:,}) that {split} "
+                         f"holds: use a batch_size of at most {windows:,}, or a smaller "
+                         "len_per_section or skip")
+    if len(valid_ids) <= length:
+        raise ValueError(f"len_per_section={length:,} is longer than the validation text, the "
+                         f"first {len(valid_ids):,} characters of the validation part "
+                         f"(valid_chars={config.valid_chars:,}): use a smaller "
+                         "len_per_section or a larger valid_chars")
+
+
+def _check_writable(run_dir: Path) -> bool:
+    """Create ``run_dir`` if need be; return whether it was created here."""
+    created = not run_dir.exists()
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write-test"
@@ -225,13 +251,21 @@ def _check_writable(run_dir: Path) -> None:
     except OSError as exc:
         raise ValueError(f"output_dir {relative(run_dir)!r} cannot be written: "
                          f"{exc.strerror or exc}") from None
+    return created
 
 
-def _prepare_run_dir(config: TrainConfig, vocabulary: Vocabulary) -> list[dict]:
-    """Check a run directory against this config; return the history it already holds."""
+def _check_run_dir(config: TrainConfig, vocabulary: Vocabulary, text_record) -> list[dict]:
+    """Check a run directory against this config; return the history it already holds.
+
+    Only a folder that holds a checkpoint holds a run: its vocabulary and the settings the
+    checkpoint depends on must match. A config.json without a checkpoint is what a start that
+    failed left behind; it binds nothing, so the corrected rerun can use the folder.
+    """
     run_dir = config.run_dir
-    _check_writable(run_dir)
-    vocab_path = run_dir / "vocabulary.json"
+    if not rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS):
+        return []
+    corpus.check_same_text(run_dir, text_record)  # before the vocabulary: it names text_file
+    vocab_path = run_dir / rundir.VOCABULARY
     if vocab_path.exists():
         saved = Vocabulary.load(vocab_path)
         if saved != vocabulary:
@@ -239,23 +273,106 @@ def _prepare_run_dir(config: TrainConfig, vocabulary: Vocabulary) -> list[dict]:
                 f"the vocabulary in {relative(vocab_path)} ({len(saved)} ids) differs from the "
                 f"{config.train_split!r} corpus's ({len(vocabulary)} ids): this run directory "
                 "belongs to another corpus; choose another output_dir")
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        saved = json.loads(config_path.read_text("utf-8"))
-        changed = [k for k in _FIXED_ON_RESUME if k in saved and saved[k] != getattr(config, k)]
-        if changed:
-            details = ", ".join(f"{k}: {saved[k]!r} there, {getattr(config, k)!r} now"
-                                for k in changed)
-            raise ValueError(f"output_dir {relative(run_dir)!r} holds a run with other settings "
-                             f"({details}); choose another output_dir to start afresh")
-    vocabulary.save(vocab_path)
-    write_json(config_path, config.to_json())
-    return _saved_history(run_dir)
+    rundir.check_settings(run_dir, config.to_json())
+    return rundir.read_history(run_dir)
 
 
-def _saved_history(run_dir: Path) -> list[dict]:
-    history_path = run_dir / "history.json"
-    return json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
+def _write_run_files(config: TrainConfig, vocabulary: Vocabulary, text_record) -> None:
+    """config.json, vocabulary.json and (for a text_file) corpus.json, written once training
+    has really started."""
+    vocabulary.save(config.run_dir / rundir.VOCABULARY)
+    rundir.write_config(config.run_dir, config.to_json())
+    corpus.record_text(config.run_dir, text_record)
+
+
+def _undo_failed_start(run_dir: Path) -> None:
+    """After a start that failed before its first checkpoint: take back what it wrote
+    (config, vocabulary, history, an empty checkpoints folder). A folder with a checkpoint
+    holds a run, and is left as it is."""
+    checkpoint_dir = run_dir / rundir.CHECKPOINTS
+    if rundir.checkpoint_files(checkpoint_dir):
+        return
+    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, corpus.CORPUS_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+    _remove_unfinished_saves(checkpoint_dir)
+    with contextlib.suppress(OSError):
+        checkpoint_dir.rmdir()  # only if empty
+
+
+class DamagedCheckpointError(ValueError):
+    """Checkpoints exist but none can be read."""
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was skipped for an older, intact one."""
+
+
+def _checkpoint_problem(prefix: Path) -> str | None:
+    """Why the checkpoint at ``prefix`` cannot be read, or None: every tensor is read, so
+    TensorFlow checks each against the checksum its index holds."""
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as exc:  # whatever the reader fails with is the damage
+        lines = str(exc).strip().splitlines()
+        return lines[0] if lines else type(exc).__name__
+    return None
+
+
+def restore_newest_intact(checkpoint, checkpoint_dir: Path, partial: bool = False,
+                          set_aside: bool = False) -> int | None:
+    """Restore the newest checkpoint that can be read; return its number (None: there is none).
+
+    A damaged checkpoint (a file missing, truncated or empty, a checksum that fails) is
+    skipped with a ``CheckpointWarning`` naming it and the one used instead; ``set_aside``
+    moves its files into ``checkpoints/damaged/`` and points TensorFlow's ``checkpoint`` file
+    at the one used. Where checkpoints exist but none can be read, ``DamagedCheckpointError``:
+    never a silent start from step 0 over them. ``partial``: the checkpoint may hold more than
+    ``checkpoint`` tracks (loading a model without its optimizer).
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    damaged = []
+    for number, files in rundir.checkpoint_files(checkpoint_dir).items():
+        prefix = checkpoint_dir / f"ckpt-{number}"
+        problem = rundir.missing_files(checkpoint_dir, number, files) or \
+            _checkpoint_problem(prefix)
+        if problem:
+            damaged.append((number, problem))
+            continue
+        _restore(checkpoint, prefix, partial)
+        moved = ""
+        if set_aside:
+            for bad, _ in damaged:
+                moved = f"; its files are now in {relative(rundir.set_aside(checkpoint_dir, bad))}"
+            if damaged or not rundir.checkpoint_state_names(checkpoint_dir, number):
+                rundir.write_checkpoint_state(checkpoint_dir, number)
+        for bad, problem in damaged:
+            warnings.warn(f"checkpoint ckpt-{bad} in {relative(checkpoint_dir)} is damaged "
+                          f"({problem}); using ckpt-{number}, the newest intact one, "
+                          f"instead{moved}", CheckpointWarning, stacklevel=3)
+        return number
+    if damaged:
+        listed = "; ".join(f"ckpt-{number}: {problem}" for number, problem in damaged)
+        raise DamagedCheckpointError(
+            f"no checkpoint in {relative(checkpoint_dir)} can be read ({listed}). Nothing was "
+            "changed: to start that run afresh from step 0, move the checkpoints folder "
+            "away; or choose another output_dir")
+    return None
+
+
+def _restore(checkpoint, prefix: Path, partial: bool) -> None:
+    """Restore one checkpoint known to be readable; a mismatch is an error naming it."""
+    try:
+        status = checkpoint.restore(str(prefix))
+        if partial:
+            status.expect_partial()
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as exc:
+        lines = str(exc).strip().splitlines()
+        raise ValueError(f"{relative(prefix)} does not fit this model ("
+                         f"{lines[0] if lines else type(exc).__name__}); was config.json "
+                         "changed by hand?") from None
 
 
 def learning_rate_schedule(config: TrainConfig):
@@ -285,6 +402,11 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     ``strategy``: a ``tf.distribute`` strategy; the global batch is ``batch_size``, split
     across its replicas (all workers' together). ``progress``: a tqdm bar (None: when someone
     is watching).
+
+    Everything that can be checked is checked before the run directory is touched; its
+    config.json and vocabulary.json are written once the first training step has run, and a
+    start that fails before its first checkpoint takes back what it wrote. A folder another
+    process is training into is refused (``rundir.RunDirectoryInUseError``).
     """
     config.validate()
     strategy = strategy or tf.distribute.get_strategy()
@@ -292,106 +414,145 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
                          f"evenly across the strategy's {replicas} replicas")
+    training_data = corpus.load_training_data(config)
+    vocabulary = training_data.vocabulary
+    train_ids = training_data.train_ids
+    valid_ids = training_data.valid_ids.astype(np.int32)  # the model reads int32 ids
+    _check_fits_data(config, train_ids, valid_ids, training_data.source)
+    session = _Session(config, strategy, vocabulary, train_ids, valid_ids, training_data)
     # False only on the non-chief workers of MultiWorkerMirroredStrategy. Every worker runs
     # this same function; only the chief writes into the run directory, so that workers
     # sharing it never write the same file at once.
-    is_chief = strategy.extended.should_checkpoint
-    verbose = verbose and is_chief
-    training_data = corpus.load_training_data(config)
-    vocabulary = training_data.vocabulary
+    if not strategy.extended.should_checkpoint:
+        return session.run(rundir.read_history(config.run_dir), progress, verbose=False)
     run_dir = config.run_dir
-    if is_chief:
-        corpus.check_same_text(run_dir, training_data.text_file)
-    history = _prepare_run_dir(config, vocabulary) if is_chief else _saved_history(run_dir)
-    if is_chief:
-        corpus.record_text(run_dir, training_data.text_file)
-
-    seed_everything(config.seed)
-    with strategy.scope():
-        model = build_model(config, len(vocabulary)).build_for(1, 1)
-        optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
-        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    checkpoint_dir = run_dir / "checkpoints"
-    if is_chief:
-        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
-        _remove_unfinished_saves(checkpoint_dir)
-    # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
-    latest = tf.train.latest_checkpoint(checkpoint_dir) if checkpoint_dir.is_dir() else None
-    if latest:
-        checkpoint.restore(latest).assert_existing_objects_matched()
-    if replicas > 1:
-        _check_replicas_agree_on_step(strategy, step, run_dir)
-    start = int(step.numpy())
-    history = [row for row in history if row["step"] <= start]
-    if start >= config.max_steps:
-        if verbose:
-            print(f"{relative(run_dir)} is already trained to step {start:,} "
-                  f"(max_steps={config.max_steps:,}); nothing to do")
-        return history
-
-    train_ids = training_data.train_ids
-    valid_ids = training_data.valid_ids.astype(np.int32)  # the model reads int32 ids
-    unknown = int((valid_ids == 0).sum())
-    if verbose and unknown:
-        print(f"validation: {unknown:,} of {len(valid_ids):,} characters are not in the "
-              f"vocabulary of {training_data.source} and count as the unknown id")
-    evaluate = make_evaluator(model, *validation_windows(valid_ids, config.len_per_section))
-    batches = iter(_replica_batches(strategy, train_ids, config, start))
-    train_step = _make_train_step(model, optimizer, step, strategy, config)
-
-    chars_per_step = config.batch_size * config.len_per_section
-    elapsed_before = history[-1]["elapsed"] if history else 0.0
-    show_bar = _want_progress_bar() if progress is None else progress
-    bar = _progress_bar(start, config.max_steps, show_bar)
-    started = time.perf_counter()
-    window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
-
-    def save():
-        if is_chief:
-            manager.save(checkpoint_number=int(step.numpy()))
-            write_json(run_dir / "history.json", history)
-        else:
-            _save_to_scratch(checkpoint, int(step.numpy()))
-
+    created = _check_writable(run_dir)
     try:
-        current = start  # mirrors the step variable without reading it back every step
-        while current < config.max_steps:
-            bpc = train_step(next(batches))
-            current += 1
-            window_bits += float(bpc)
-            window_steps += 1
-            bar.update(1)
-            if current % config.log_every == 0 or current == config.max_steps:
-                seconds = time.perf_counter() - window_start
-                row = {
-                    "step": current,
-                    "train_bpc": window_bits / window_steps,
-                    "valid_bpc": evaluate(),
-                    "chars_per_sec": window_steps * chars_per_step / seconds,
-                    "elapsed": elapsed_before + time.perf_counter() - started,
-                    "peak_rss_mb": peak_rss_mb(),
-                }
-                history.append(row)
-                # Rewritten at every log so that a watcher (helpers.runs) can show progress;
-                # rows past the last checkpoint are dropped again on resume.
-                if is_chief:
-                    write_json(run_dir / "history.json", history)
-                bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
-                                valid_bpc=f"{row['valid_bpc']:.3f}")
-                if verbose and not show_bar:
-                    print(f"step {current:>6,}  train {row['train_bpc']:.3f} bpc  valid "
-                          f"{row['valid_bpc']:.3f} bpc  {row['chars_per_sec']:,.0f} chars/s",
-                          flush=True)
-                window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
-            if current % config.save_every == 0 or current == config.max_steps:
-                save()
-    finally:
-        bar.close()
-    if verbose:
-        print(f"saved step {int(step.numpy()):,} to {relative(run_dir)}")
-    return history
+        with rundir.training_lock(run_dir):
+            try:
+                return session.run(_check_run_dir(config, vocabulary,
+                                                  training_data.text_file), progress, verbose)
+            except BaseException:
+                _undo_failed_start(run_dir)
+                raise
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only if the failed start left it empty
+        raise
+
+
+@dataclass
+class _Session:
+    """One call of ``train``: the model, its optimizer and checkpoint, and the loop."""
+
+    config: TrainConfig
+    strategy: object
+    vocabulary: Vocabulary
+    train_ids: np.ndarray
+    valid_ids: np.ndarray
+    training_data: corpus.TrainingData
+
+    def run(self, history: list[dict], progress: bool | None, verbose: bool) -> list[dict]:
+        config, strategy, run_dir = self.config, self.strategy, self.config.run_dir
+        is_chief = strategy.extended.should_checkpoint
+        seed_everything(config.seed)
+        with strategy.scope():
+            model = build_model(config, len(self.vocabulary)).build_for(1, 1)
+            optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
+            step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            optimizer.build(model.trainable_variables)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+        checkpoint_dir = run_dir / rundir.CHECKPOINTS
+        if is_chief:
+            _remove_unfinished_saves(checkpoint_dir)
+        # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
+        restore_newest_intact(checkpoint, checkpoint_dir, set_aside=is_chief)
+        if config.lr_schedule == "constant":
+            # The checkpoint holds Adam's rate; a resumed run takes the one asked for now.
+            optimizer.learning_rate = config.learning_rate
+        if strategy.num_replicas_in_sync > 1:
+            _check_replicas_agree_on_step(strategy, step, run_dir)
+        start = int(step.numpy())
+        history = [row for row in history if row["step"] <= start]
+        if start >= config.max_steps:
+            if verbose:
+                past = "" if start == config.max_steps else ", past"
+                print(f"{relative(run_dir)} is already trained to step {start:,}{past} "
+                      f"(max_steps={config.max_steps:,}); nothing to do")
+            return history
+        if is_chief:
+            manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+
+        unknown = int((self.valid_ids == 0).sum())
+        if verbose and unknown:
+            print(f"validation: {unknown:,} of {len(self.valid_ids):,} characters are not in the "
+                  f"vocabulary of {self.training_data.source} and count as the unknown id")
+        if verbose and config.len_per_section > UNROLL_LIMIT and config.cell == "four_gate":
+            print(f"len_per_section={config.len_per_section:,} is above {UNROLL_LIMIT}: the LSTM "
+                  "runs as a loop (slower per character, but its graph does not grow with the "
+                  "length)")
+        evaluate = make_evaluator(model, *validation_windows(self.valid_ids,
+                                                             config.len_per_section))
+        batches = iter(_replica_batches(strategy, self.train_ids, config, start))
+        train_step = _make_train_step(model, optimizer, step, strategy, config)
+
+        chars_per_step = config.batch_size * config.len_per_section
+        elapsed_before = history[-1]["elapsed"] if history else 0.0
+        show_bar = _want_progress_bar() if progress is None else progress
+        bar = _progress_bar(start, config.max_steps, show_bar)
+        started = time.perf_counter()
+        window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
+
+        def save():
+            if is_chief:
+                manager.save(checkpoint_number=int(step.numpy()))
+                rundir.write_history(run_dir, history)
+            else:
+                _save_to_scratch(checkpoint, int(step.numpy()))
+
+        try:
+            current = start  # mirrors the step variable without reading it back every step
+            while current < config.max_steps:
+                bpc = train_step(next(batches))
+                if current == start and is_chief:
+                    # Training has really started (the step was built and ran): only now
+                    # does the folder record this run's settings.
+                    float(bpc)
+                    _write_run_files(config, self.vocabulary, self.training_data.text_file)
+                current += 1
+                window_bits += float(bpc)
+                window_steps += 1
+                bar.update(1)
+                if current % config.log_every == 0 or current == config.max_steps:
+                    seconds = time.perf_counter() - window_start
+                    row = {
+                        "step": current,
+                        "train_bpc": window_bits / window_steps,
+                        "valid_bpc": evaluate(),
+                        "chars_per_sec": window_steps * chars_per_step / seconds,
+                        "elapsed": elapsed_before + time.perf_counter() - started,
+                        "peak_rss_mb": peak_rss_mb(),
+                    }
+                    history.append(row)
+                    # Rewritten at every log so that a watcher (helpers.runs) can show
+                    # progress; rows past the last checkpoint are dropped again on resume.
+                    if is_chief:
+                        rundir.write_history(run_dir, history)
+                    bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
+                                    valid_bpc=f"{row['valid_bpc']:.3f}")
+                    if verbose and not show_bar:
+                        print(f"step {current:>6,}  train {row['train_bpc']:.3f} bpc  valid "
+                              f"{row['valid_bpc']:.3f} bpc  {row['chars_per_sec']:,.0f} "
+                              "chars/s", flush=True)
+                    window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
+                if current % config.save_every == 0 or current == config.max_steps:
+                    save()
+        finally:
+            bar.close()
+        if verbose:
+            print(f"saved step {int(step.numpy()):,} to {relative(run_dir)}")
+        return history
 
 
 def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):
@@ -514,20 +675,29 @@ class NoTrainedModelError(FileNotFoundError):
 
 
 def load_run(run_dir) -> TrainedRun:
-    """Rebuild the trained model of ``run_dir`` (e.g. in a fresh process) from its files."""
+    """Rebuild the trained model of ``run_dir`` (e.g. in a fresh process) from its files.
+
+    Like a resumed training, it loads the newest checkpoint that can be read, with a
+    ``CheckpointWarning`` if it had to skip a damaged one (the folder itself is not changed).
+    """
     run_dir = resolve_run_dir(run_dir)
-    needed = [run_dir / "config.json", run_dir / "vocabulary.json"]
-    latest = tf.train.latest_checkpoint(run_dir / "checkpoints") if run_dir.is_dir() else None
-    if not all(p.exists() for p in needed) or latest is None:
+    needed = [run_dir / rundir.CONFIG, run_dir / rundir.VOCABULARY]
+    if not all(p.exists() for p in needed) or \
+            not rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS):
         raise NoTrainedModelError(
             f"{relative(run_dir)} holds no trained model (it needs config.json, "
             "vocabulary.json and a checkpoint). Train first: run notebooks/04_training.ipynb "
             "or `make run`.")
-    config = TrainConfig.from_json(json.loads(needed[0].read_text("utf-8")))
+    config = TrainConfig.from_json(rundir.read_config(run_dir))
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise ValueError(f"{relative(needed[0])} does not hold a valid configuration: "
+                         f"{exc}") from None
     vocabulary = Vocabulary.load(needed[1])
     model = build_model(config, len(vocabulary)).build_for(1, 1)
     step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(model=model, step=step).restore(latest).expect_partial()
-    history_path = run_dir / "history.json"
-    history = json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
-    return TrainedRun(model, vocabulary, config, history, int(step.numpy()), run_dir)
+    restore_newest_intact(tf.train.Checkpoint(model=model, step=step),
+                          run_dir / rundir.CHECKPOINTS, partial=True)
+    return TrainedRun(model, vocabulary, config, rundir.read_history(run_dir),
+                      int(step.numpy()), run_dir)

@@ -318,6 +318,41 @@ def test_mirrors_from_environment(monkeypatch, server, tmp_path):
     assert server.paths() == ["/missing.zip", "/files/wiki.test.raw"]
 
 
+@pytest.mark.parametrize("url, problem", [
+    ("http://[::1", "Invalid IPv6 URL"),
+    ("example.org/wikitext.zip", "it needs http:// or https:// and a host"),
+    ("https://", "it needs http:// or https:// and a host"),
+])
+def test_a_mirror_that_is_not_a_url_is_named(monkeypatch, server, tmp_path, url, problem):
+    monkeypatch.setenv("WIKITEXT_MIRRORS", f"{server.url}/files/ {url}")
+    message = rf"WIKITEXT_MIRRORS holds '{re.escape(url)}', which is not a URL to download " \
+              rf"from \({problem}\)"
+    with pytest.raises(ValueError, match=message):
+        data.download(["test"], dest=tmp_path / "dest")
+    assert not (tmp_path / "dest").exists() and server.paths() == []
+    with pytest.raises(ValueError, match="the mirror list holds"):
+        data.download(["test"], dest=tmp_path / "dest", mirrors=[url])
+
+
+def test_cli_names_a_mirror_that_is_not_a_url(tmp_path):
+    done = run_cli("download", "--dest", str(tmp_path / "d"),
+                   env={"WIKITEXT_MIRRORS": "http://[::1"})
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: WIKITEXT_MIRRORS holds 'http://[::1'")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_offline_attempt_at_the_train_split_leaves_no_empty_folder(monkeypatch, refused_url,
+                                                                     tmp_path):
+    """The cache is data/wikitext-2-raw; offline, neither folder may stay behind empty."""
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "data" / "wikitext-2-raw")
+    monkeypatch.setattr(data, "DEFAULT_MIRRORS", (refused_url,))
+    with pytest.raises(data.DownloadError, match="connection refused"):
+        data.load_split("train")
+    assert not (tmp_path / "data").exists()
+
+
 def test_default_mirror_list_is_the_published_one():
     assert PUBLISHED_MIRRORS == (
         "https://wikitext.smerity.com/wikitext-2-raw-v1.zip",

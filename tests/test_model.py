@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from helpers import model
 from helpers.backend import keras, tf
 from helpers.model import CharLSTM, FourGateLSTM
 
@@ -241,3 +242,40 @@ def test_variables_and_checkpoints_keep_their_names(tmp_path):
     assert {"layer/kernel/.ATTRIBUTES/VARIABLE_VALUE",
             "layer/recurrent_kernel/.ATTRIBUTES/VARIABLE_VALUE",
             "layer/bias/.ATTRIBUTES/VARIABLE_VALUE"} <= names
+
+
+def _gradient_graph_size(layer, time_steps, input_dim=11):
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            out, _, _ = layer(x)
+            loss = tf.reduce_sum(out)
+        return tape.gradient(loss, layer.trainable_weights)
+
+    graph = gradients.get_concrete_function(tf.TensorSpec([2, time_steps], tf.int32)).graph
+    return len(graph.get_operations())
+
+
+def test_long_sequences_run_as_a_loop_whose_graph_does_not_grow():
+    """len_per_section 4,000 once built a graph of 4,000 unrolled steps (minutes, gigabytes)."""
+    layer = FourGateLSTM(4, return_sequences=True, return_state=True, input_dim=11)
+    limit = model.UNROLL_LIMIT
+    unrolled = _gradient_graph_size(layer, limit)
+    assert _gradient_graph_size(layer, limit // 2) < unrolled  # grows with the length
+    looped = _gradient_graph_size(layer, limit + 1)
+    assert looped == _gradient_graph_size(layer, 8 * limit) < unrolled / 10
+
+
+@pytest.mark.parametrize("with_state", [False, True], ids=["zero-state", "given-state"])
+@pytest.mark.parametrize("ids", [True, False], ids=["ids", "floats"])
+def test_the_loop_form_computes_what_the_unrolled_one_does(monkeypatch, ids, with_state):
+    layer, x, state, weights = _layer_and_inputs(ids, True, with_state)
+    unrolled = _values_and_gradients(lambda x, s: layer(x, initial_state=s), layer, x, state,
+                                     weights)
+    monkeypatch.setattr(model, "UNROLL_LIMIT", 3)  # 7 steps: the loop form
+    looped = _values_and_gradients(tf.function(lambda x, s: layer(x, initial_state=s)), layer,
+                                   x, state, weights)
+    for a, b in zip(looped, unrolled, strict=True):
+        b = tf.convert_to_tensor(b).numpy()
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b, rtol=1e-5,
+                                   atol=1e-5 * np.abs(b).max())

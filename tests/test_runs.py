@@ -24,7 +24,7 @@ import papermill
 import pytest
 
 from helpers import runs
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import REPO_ROOT, relative, write_json
 
 pytestmark = pytest.mark.system
 
@@ -160,6 +160,8 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(resumed_sweep):
     after = {name: (sweep.first / name).stat().st_mtime_ns for name in sweep.mtimes_before}
     assert after == sweep.mtimes_before
     assert [row["step"] for row in read_json(sweep.second / "history.json")] == [50, 100, 120]
+    # The killed execution's temporary notebook is gone too.
+    assert not list(sweep.dir.rglob("*.running.ipynb"))
 
 
 def test_same_max_steps_prefix_trains_identically(resumed_sweep):
@@ -200,7 +202,8 @@ def test_failing_combination_is_recorded_and_the_others_still_run(failing_sweep)
     error = read_json(failed / "error.json")
     assert "max_steps must be a positive integer, got -5" in error["error"]
     assert "04_training.ipynb" in error["error"] and error["traceback"]
-    [shown] = errors_in(failed / "04_training.ipynb")
+    [shown] = errors_in(failed / "04_training.failed.ipynb")
+    assert "04_training.failed.ipynb" in error["error"]
     assert shown.ename == "ValueError" and "max_steps" in shown.evalue
     assert not (failed / "metrics.json").exists()
     _, rows = read_summary(sweep.dir / "summary.csv")
@@ -334,3 +337,115 @@ def test_parameter_given_twice_is_a_usage_error(tmp_path):
         runs.main(["sweep", "--outputs", str(tmp_path), "--param", "max_steps", "1",
                    "--param", "max_steps", "2"])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize("command, name", [
+    ("main", "../x"), ("main", ""), ("main", "a/b"), ("main", "."), ("main", ".."),
+    ("sweep", "../x"), ("sweep", ""),
+])
+def test_a_run_name_must_be_one_folder_under_outputs(command, name, tmp_path, capsys):
+    outputs = tmp_path / "outputs"
+    sweep = ["--param", "max_steps", "1"] if command == "sweep" else []
+    assert runs.main([command, "--outputs", str(outputs), "--name", name, *sweep]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --name ") and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written, inside outputs/ or beside it
+
+
+def run_main(outputs, name, *args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = runs.main(["main", "--outputs", str(outputs), "--name", name, *TINY_ARGS, *args])
+    return SimpleNamespace(code=code, out=out.getvalue(), err=err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def finished_main(outputs):
+    """The main job with tiny settings, trained to step 100."""
+    done = run_main(outputs, "good", "-p", "max_steps", "100")
+    assert done.code == 0, done.out + done.err
+    return outputs / "runs" / "good"
+
+
+def contents(run_dir, *names):
+    return {name: (run_dir / name).read_bytes() for name in names}
+
+
+def test_a_lower_max_steps_on_a_finished_run_says_so_and_ends_calmly(finished_main, outputs):
+    """`make run MAX_STEPS=100` after more steps failed on a bare AssertionError in 04."""
+    before = contents(finished_main, "04_training.ipynb", "history.json")
+    done = run_main(outputs, "good", "-p", "max_steps", "50")
+    assert done.code == 0, done.out + done.err
+    assert "is already trained to step 100 (max_steps=50): nothing to train; its executed " \
+           "04_training.ipynb is kept" in done.out
+    assert "valid BPC" in done.out and "after 100 steps" in done.out
+    assert contents(finished_main, "04_training.ipynb", "history.json") == before
+    assert not errors_in(finished_main / "05_sampling.ipynb")
+    # Settings a resume cannot change are still refused, as 04 would refuse them.
+    other = run_main(outputs, "good", "-p", "max_steps", "50", "-p", "hidden_nodes", "16")
+    assert other.code == 1 and "hidden_nodes: 8 there, 16 now" in other.err
+
+
+def test_a_failed_rerun_never_replaces_the_executed_notebooks_of_a_good_one(finished_main,
+                                                                         outputs):
+    kept = ("04_training.ipynb", "05_sampling.ipynb", "metrics.json")
+    before = contents(finished_main, *kept)
+    # 04 fails: its parameters cell refuses the learning rate.
+    training = run_main(outputs, "good", "-p", "max_steps", "150", "-p", "learning_rate", "-1")
+    assert training.code == 1
+    assert "04_training.ipynb failed in cell" in training.err
+    assert "good/04_training.failed.ipynb)" in training.err
+    [error] = errors_in(finished_main / "04_training.failed.ipynb")
+    assert error.ename == "ValueError" and "learning_rate" in error.evalue
+    # 05 fails (04 is skipped: the run is already trained to step 100).
+    sampling = run_main(outputs, "good", "-p", "max_steps", "100", "-p", "temperature", "-1")
+    assert sampling.code == 1
+    assert "good/05_sampling.failed.ipynb)" in sampling.err
+    assert contents(finished_main, *kept) == before
+    assert not list(finished_main.glob(".*.running.ipynb"))
+
+
+def test_ctrl_c_during_a_sweep_says_in_one_line_what_was_finished(finished_main, outputs):
+    sweep_dir = outputs / "sweeps" / "ctrl-c"
+    first = shutil.copytree(finished_main, sweep_dir / "max_steps=100")
+    metrics = read_json(first / "metrics.json")  # as the sweep would have run it
+    write_json(first / "metrics.json", {**metrics, "parameters": {**TINY, "max_steps": 100}})
+    second = sweep_dir / "max_steps=100000"
+    proc = subprocess.Popen(sweep_command(outputs, "--name", "ctrl-c", "--param", "max_steps",
+                                          "100", "100000", *TINY_ARGS),
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        started = time.perf_counter()
+        while not (second / "history.json").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.perf_counter() - started < 300, "the second run did not start in 5 min"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130
+    assert "max_steps=100: already complete, skipped" in out
+    assert err.strip().splitlines()[-1] == (
+        "interrupted: sweep ctrl-c stopped with 1 of 2 runs complete (max_steps=100); the "
+        "same command resumes, skipping those")
+    assert "Traceback" not in err
+    assert not list(sweep_dir.rglob("*.running.ipynb"))
+    deadline = time.monotonic() + 30
+    while kernels_started_by(proc.pid):
+        assert time.monotonic() < deadline, "the kernel outlived the sweep"
+        time.sleep(0.2)
+
+
+def test_make_run_over_a_damaged_checkpoint_says_which_it_used(finished_main, outputs):
+    """The kernel's warning reaches the terminal. (Runs last: it trains finished_main on.)"""
+    [data] = (finished_main / "checkpoints").glob("ckpt-100.data-*")
+    data.write_bytes(data.read_bytes()[:50])  # a disk that filled up, a kill mid-write
+    done = run_main(outputs, "good", "-p", "max_steps", "150")
+    assert done.code == 0, done.out + done.err
+    assert "    warning: checkpoint ckpt-100 in " in done.out
+    assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.out
+    steps = [row["step"] for row in read_json(finished_main / "history.json")]
+    assert steps == [50, 100, 150]

@@ -10,6 +10,7 @@ from helpers.sampling import (
     Generator,
     _known_only,
     chars_per_second,
+    check_prompt,
     next_char_probabilities,
     sample_next_char,
 )
@@ -223,6 +224,39 @@ def test_in_graph_draws_follow_the_numpy_distribution(fixed, options):
     # Each position has a seed of its own: the second character does not repeat the first.
     pairs = drawn.reshape(n, 2)
     assert (pairs[:, 0] == pairs[:, 1]).mean() < 0.6
+
+
+@pytest.mark.parametrize("prompt, message", [
+    (None, r"test_start must be text \(a str\), got NoneType None; for no prompt at all use "
+           r'the empty text ""'),
+    (42, r"test_start must be text \(a str\), got int 42; papermill reads `-p test_start 42` "
+         r"as a number, `-r test_start 42` passes it as text"),
+    (b"I plan", r"test_start must be text \(a str\), got bytes"),
+    ("I \udcffplan", r"test_start is not valid UTF-8: byte 0xff at character 2"),
+    ("\ud800", r"half of a UTF-16 pair \(U\+D800\)"),
+])
+def test_a_prompt_that_is_not_text_is_named(prompt, message):
+    with pytest.raises(ValueError, match=message):
+        check_prompt(prompt, "test_start")
+
+
+def test_notebook_05s_plot_of_an_empty_prompt(generator):
+    """05's plotting cell read the prompt's last logits: an empty prompt has none."""
+    model, vocabulary = generator.model, generator.vocabulary
+    assert check_prompt("", "test_start") == ""
+    with pytest.raises(IndexError):  # what the cell did: vocabulary.encode(test_start)
+        model(vocabulary.encode("")[None, :]).numpy()[0, -1]
+    logits = model(generator.prompt_ids("")[None, :]).numpy()[0, -1]  # what it should do
+    assert logits.shape == (len(vocabulary),)
+    assert vocabulary.decode(generator.prompt_ids("")) == "\n"  # where articles start
+
+
+def test_streaming_gives_the_text_of_generate_piece_by_piece(generator):
+    generator = Generator(generator.model, generator.vocabulary)
+    generator.chunk_size = 16
+    pieces = list(generator.stream("I plan", 40, temperature=1.0, seed=5))
+    assert [len(p) for p in pieces] == [16, 16, 8]
+    assert "".join(pieces) == generator.generate("I plan", 40, temperature=1.0, seed=5)[0]
 
 
 def test_keras_lstm_cell_generates_in_graph_too():

@@ -1,0 +1,234 @@
+"""A run directory's files, read and written in one place, without importing TensorFlow.
+
+``helpers.training`` writes a run directory and ``helpers.runs`` and ``helpers.generate`` read
+it; the file names, the checkpoints found by their file names, and the lock that keeps two
+trainings out of one folder live here::
+
+    config.json        the TrainConfig
+    vocabulary.json    the characters, in id order
+    history.json       one row per log
+    checkpoints/       ckpt-<step>.index and ckpt-<step>.data-*, and TensorFlow's ``checkpoint``
+                       file naming the latest; damaged/ holds checkpoints found damaged
+    .lock              held (``flock``) by the process training into the folder
+
+Checkpoints are found by their file names rather than through TensorFlow's ``checkpoint``
+file: a damaged or missing ``checkpoint`` file, or a missing ``.index``, must never make a
+folder that holds checkpoints look empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+
+from helpers.paths import read_json, relative, write_json, write_text
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a second training is not detected there
+    fcntl = None
+
+CONFIG = "config.json"
+VOCABULARY = "vocabulary.json"
+HISTORY = "history.json"
+CHECKPOINTS = "checkpoints"
+DAMAGED = "damaged"
+LOCK = ".lock"
+
+_CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
+
+
+# The settings that shape the model, its optimizer's state or its data: a run cannot be
+# continued with other values. (max_steps, log_every, save_every, learning_rate, clip_norm
+# and the validation settings may change between sessions.) lr_schedule decides which
+# variables Adam keeps: a checkpoint of one cannot be restored into the other.
+FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
+                   "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule")
+
+
+def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") -> None:
+    """Refuse ``settings`` that differ from the saved config in what a resume cannot change.
+
+    ``choose``: what the user changes to start afresh instead ("output_dir", "--name").
+    """
+    saved = read_config(run_dir) or {}
+    changed = [k for k in FIXED_ON_RESUME if k in saved and k in settings
+               and saved[k] != settings[k]]
+    if changed:
+        details = ", ".join(f"{k}: {saved[k]!r} there, {settings[k]!r} now" for k in changed)
+        raise ValueError(f"output_dir {relative(run_dir)!r} holds a run with other settings "
+                         f"({details}); choose another {choose} to start afresh")
+
+
+def read_config(run_dir: Path) -> dict | None:
+    """The saved configuration as a dict, or None when there is none."""
+    path = Path(run_dir) / CONFIG
+    return read_json(path, expect=dict) if path.exists() else None
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / HISTORY
+    return read_json(path, expect=list) if path.exists() else []
+
+
+def write_config(run_dir: Path, config: dict) -> None:
+    write_json(Path(run_dir) / CONFIG, config)
+
+
+def write_history(run_dir: Path, history: list[dict]) -> None:
+    write_json(Path(run_dir) / HISTORY, history)
+
+
+# --- Checkpoints, by file name -------------------------------------------------------------
+
+
+def checkpoint_files(checkpoint_dir: Path) -> dict[int, list[Path]]:
+    """Every checkpoint that has at least one file, ``{step: its files}``, newest first."""
+    checkpoint_dir = Path(checkpoint_dir)
+    found: dict[int, list[Path]] = {}
+    if checkpoint_dir.is_dir():
+        for path in checkpoint_dir.iterdir():
+            match = _CHECKPOINT_FILE.fullmatch(path.name)
+            if match and path.is_file():
+                found.setdefault(int(match[1]), []).append(path)
+    return {number: sorted(found[number]) for number in sorted(found, reverse=True)}
+
+
+def missing_files(checkpoint_dir: Path, number: int, files: list[Path]) -> str | None:
+    """What is missing from checkpoint ``number`` (its ``.index``, a data shard), or None."""
+    names = {path.name for path in files}
+    prefix = f"ckpt-{number}"
+    if f"{prefix}.index" not in names:
+        return f"{prefix}.index is missing"
+    shards = [_CHECKPOINT_FILE.fullmatch(name) for name in names if ".data-" in name]
+    if not shards:
+        return f"{prefix} has no .data file"
+    total = int(shards[0][4])
+    absent = [f"{prefix}.data-{i:05d}-of-{total:05d}" for i in range(total)
+              if f"{prefix}.data-{i:05d}-of-{total:05d}" not in names]
+    return f"{absent[0]} is missing" if absent else None
+
+
+def saved_step(run_dir: Path) -> int | None:
+    """The step of the newest checkpoint whose files are all there (not read, so not
+    checked for damage), or None."""
+    checkpoint_dir = Path(run_dir) / CHECKPOINTS
+    for number, files in checkpoint_files(checkpoint_dir).items():
+        if missing_files(checkpoint_dir, number, files) is None:
+            return number
+    return None
+
+
+def set_aside(checkpoint_dir: Path, number: int) -> Path:
+    """Move the files of a damaged checkpoint into ``checkpoints/damaged/``; return that folder."""
+    damaged = Path(checkpoint_dir) / DAMAGED
+    damaged.mkdir(exist_ok=True)
+    for path in checkpoint_files(checkpoint_dir).get(number, []):
+        os.replace(path, damaged / path.name)
+    return damaged
+
+
+def write_checkpoint_state(checkpoint_dir: Path, latest: int) -> None:
+    """TensorFlow's ``checkpoint`` file, listing the complete checkpoints up to ``latest``.
+
+    Written when the old one named a damaged checkpoint (or could not be read), so that the
+    ``CheckpointManager`` continues from ``latest`` and later deletes the older ones as usual.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    kept = sorted(number for number, files in checkpoint_files(checkpoint_dir).items()
+                  if number <= latest and missing_files(checkpoint_dir, number, files) is None)
+    # The manager deletes only checkpoints saved after last_preserved_timestamp.
+    times = [(checkpoint_dir / f"ckpt-{number}.index").stat().st_mtime for number in kept]
+    lines = [f'model_checkpoint_path: "ckpt-{latest}"']
+    lines += [f'all_model_checkpoint_paths: "ckpt-{number}"' for number in kept]
+    lines += [f"all_model_checkpoint_timestamps: {t!r}" for t in times]
+    lines += [f"last_preserved_timestamp: {min(times, default=0.0) - 1.0!r}"]
+    write_text(checkpoint_dir / "checkpoint", "\n".join(lines) + "\n")
+
+
+def checkpoint_state_names(checkpoint_dir: Path, number: int) -> bool:
+    """Whether TensorFlow's ``checkpoint`` file names checkpoint ``number`` as the latest."""
+    path = Path(checkpoint_dir) / "checkpoint"
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    latest = re.search(r'^model_checkpoint_path: "(?:.*/)?ckpt-(\d+)"$', text, re.MULTILINE)
+    return latest is not None and int(latest[1]) == number
+
+
+# --- One training per folder ---------------------------------------------------------------
+
+
+class RunDirectoryInUseError(ValueError):
+    """Another process is training into this run directory."""
+
+
+@contextlib.contextmanager
+def training_lock(run_dir: Path):
+    """Hold ``run_dir/.lock`` while training; refuse a folder another process trains into.
+
+    An advisory ``flock``: the operating system releases it when its process ends, however it
+    ends, so a run that was killed never blocks the next one. The file names the holder
+    (process id, host, start time), for the message the second run gets; it is removed on a
+    normal exit.
+    """
+    run_dir = Path(run_dir)
+    if fcntl is None:
+        yield
+        return
+    path = run_dir / LOCK
+    fd = _acquire(path, run_dir)
+    if fd is None:  # a filesystem without locks: train unguarded rather than not at all
+        yield
+        return
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                 "command": " ".join(sys.argv)[:200]}).encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)  # releases the lock
+
+
+def _acquire(path: Path, run_dir: Path) -> int | None:
+    """An open descriptor of ``path``, locked; None where the filesystem has no locks."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _describe_holder(fd)
+            os.close(fd)
+            raise RunDirectoryInUseError(
+                f"output_dir {relative(run_dir)!r} is in use: {holder} is training into it. "
+                "Wait for it to finish (or stop it), or choose another output_dir") from None
+        except OSError:
+            os.close(fd)
+            return None
+        # The holder before us may have removed the file after we opened it: then we locked
+        # a file that no longer is the lock, and must try again with the one on disk now.
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _describe_holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        where = "" if holder["host"] == socket.gethostname() else f" on {holder['host']}"
+        return f"process {holder['pid']}{where} (started {holder['started']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
