@@ -20,7 +20,6 @@ notebook run from any folder reads the same file.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import numpy as np
 
 from helpers import data
 from helpers.encoding import Vocabulary, character_counts
-from helpers.paths import REPO_ROOT, relative, write_json
+from helpers.paths import REPO_ROOT, read_json, relative, write_json
 
 CORPUS_FILE = "corpus.json"
 
@@ -158,10 +157,10 @@ def check_same_text(run_dir: Path, record: dict | None) -> None:
     if not config_path.exists():
         return  # a fresh run directory
     if corpus_path.exists():
-        saved = json.loads(corpus_path.read_text("utf-8"))
+        saved = read_json(corpus_path, dict)
         same = record is not None and saved["sha256"] == record["sha256"]
     else:  # WikiText-2, or a file whose record was never written (stopped right there)
-        saved = json.loads(config_path.read_text("utf-8")).get("text_file")
+        saved = read_json(config_path, dict).get("text_file")
         same = saved == (record and record["text_file"])
     if not same:
         raise ValueError(

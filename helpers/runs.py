@@ -578,7 +578,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _read_json(path: Path):
-    return json.loads(path.read_text("utf-8"))
+    return read_json(path)
 
 
 def _finished_run(path: Path, values: dict) -> RunRecord:

@@ -82,8 +82,8 @@ def files_of(folder):
 @pytest.mark.parametrize("overrides, message", [
     ({"batch_size": 100_000}, r"batch_size=100,000 is more than the [\d,]+ sequences of 21 "
                               r"characters .* use a batch_size of at most"),
-    ({"len_per_section": 3_000}, r"len_per_section=3,000 is longer than the validation text, "
-                                 r"the first 2,000 characters .* \(valid_chars=2,000\)"),
+    ({"len_per_section": 3_000}, r"valid_chars=2000 must exceed len_per_section=3000: "
+                                 r"validation reads at least one sequence"),
     ({"seed": 2**32}, r"seed must be an integer from 0 to 2\*\*32 - 1, got 4294967296"),
 ])
 def test_a_start_the_data_or_numpy_cannot_serve_is_refused_before_writing(tmp_path, overrides,
