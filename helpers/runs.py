@@ -224,8 +224,10 @@ class _HistoryWatcher:
         for row in rows:
             if row["step"] not in self.printed:
                 self.printed.add(row["step"])
+                speed = "untrained" if row.get("chars_per_sec") is None \
+                    else f"{row['chars_per_sec']:,.0f} chars/s"
                 print(f"    step {row['step']:>6,}  train {row['train_bpc']:.3f} bpc  "
-                      f"valid {row['valid_bpc']:.3f} bpc  {row['chars_per_sec']:,.0f} chars/s  "
+                      f"valid {row['valid_bpc']:.3f} bpc  {speed}  "
                       f"{row['elapsed'] / 60:.1f} min", flush=True)
 
 
@@ -292,6 +294,10 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     return metrics
 
 
+def _mean(values: list) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
 def collect_metrics(run_dir: Path) -> dict:
     """The figures of a run, from the files its notebooks wrote.
 
@@ -313,7 +319,8 @@ def collect_metrics(run_dir: Path) -> dict:
         "train_bpc": last["train_bpc"],
         "valid_bpc": last["valid_bpc"],
         "best_valid_bpc": min(row["valid_bpc"] for row in history),
-        "chars_per_sec": sum(r["chars_per_sec"] for r in history) / len(history),
+        "chars_per_sec": _mean([r["chars_per_sec"] for r in history
+                                if r.get("chars_per_sec") is not None]),
         "training_time_s": last["elapsed"],
         "peak_rss_mb": max(row.get("peak_rss_mb", 0) for row in history),
         "sample": samples["samples"][0]["text"],

@@ -13,7 +13,9 @@ Everything a run needs to continue or be reused lives in its run directory ``out
     corpus.json        with ``text_file`` only: the file's path, SHA-256, size and split
                        (``helpers.corpus``); resuming on other text is refused
     history.json       step, train and valid BPC, chars/s, elapsed seconds and peak memory,
-                       one row per log
+                       one row per log, from a row for the untrained model at step 0 (its
+                       chars/s is None)
+    progression.json   ``sample_chars`` characters sampled from the prompt at each log
     checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
                        is a pure function of (seed, step), so the step is its whole state
 
@@ -47,9 +49,10 @@ from helpers import corpus, data, rundir
 from helpers.backend import keras, tf
 from helpers.encoding import Vocabulary, batch_dataset, sections
 from helpers.model import CELLS, UNROLL_LIMIT, CharLSTM
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import REPO_ROOT, read_json, relative, write_json
 
 LN2 = math.log(2.0)
+PROGRESSION = "progression.json"  # samples taken during training, one per log
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -86,6 +89,9 @@ class TrainConfig:
     # absolute): training reads its first part, validation its last valid_fraction.
     text_file: str | None = None
     valid_fraction: float = 0.1
+    # At each log, this many characters sampled from the prompt into progression.json, so a
+    # run keeps how its text developed (0: none).
+    sample_chars: int = 200
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the parameter, before TensorFlow does any work."""
@@ -95,6 +101,10 @@ class TrainConfig:
         if self.valid_chars <= self.len_per_section:
             raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
                              f"{self.len_per_section}: validation reads at least one sequence")
+        if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) \
+                or self.sample_chars < 0:
+            raise ValueError(f"sample_chars must be a non-negative integer, got "
+                             f"{self.sample_chars!r}")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
@@ -170,12 +180,6 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-def bits_per_char(targets, logits):
-    """Mean cross-entropy in bits per character."""
-    nats = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
-    return tf.reduce_mean(nats) / LN2
 
 
 def validation_windows(ids: np.ndarray, len_per_section: int) -> tuple[np.ndarray, np.ndarray]:
@@ -292,7 +296,8 @@ def _undo_failed_start(run_dir: Path) -> None:
     checkpoint_dir = run_dir / rundir.CHECKPOINTS
     if rundir.checkpoint_files(checkpoint_dir):
         return
-    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, corpus.CORPUS_FILE):
+    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, corpus.CORPUS_FILE,
+                 PROGRESSION):
         (run_dir / name).unlink(missing_ok=True)
     _remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
@@ -495,7 +500,18 @@ class _Session:
         evaluate = make_evaluator(model, *validation_windows(self.valid_ids,
                                                              config.len_per_section))
         batches = iter(_replica_batches(strategy, self.train_ids, config, start))
-        train_step = _make_train_step(model, optimizer, step, strategy, config)
+        train_step = make_train_step(model, optimizer, step, strategy, config)
+        sampler = _ProgressionSampler(model, self.vocabulary, config, start) \
+            if is_chief and strategy.num_replicas_in_sync == 1 and config.sample_chars else None
+        if start == 0 and not history:
+            # The untrained model, measured: the yardstick every later row is read against.
+            train_windows = validation_windows(self.train_ids[: config.valid_chars]
+                                               .astype(np.int32), config.len_per_section)
+            history.append({"step": 0, "train_bpc": make_evaluator(model, *train_windows)(),
+                            "valid_bpc": evaluate(), "chars_per_sec": None, "elapsed": 0.0,
+                            "peak_rss_mb": peak_rss_mb()})
+            if sampler:
+                sampler.record(0)
 
         chars_per_step = config.batch_size * config.len_per_section
         elapsed_before = history[-1]["elapsed"] if history else 0.0
@@ -535,6 +551,8 @@ class _Session:
                         "peak_rss_mb": peak_rss_mb(),
                     }
                     history.append(row)
+                    if sampler:
+                        sampler.record(current)
                     # Rewritten at every log so that a watcher (helpers.runs) can show
                     # progress; rows past the last checkpoint are dropped again on resume.
                     if is_chief:
@@ -553,6 +571,29 @@ class _Session:
         if verbose:
             print(f"saved step {int(step.numpy()):,} to {relative(run_dir)}")
         return history
+
+
+class _ProgressionSampler:
+    """Samples from the prompt as training goes, kept in the run's progression.json: how
+    spelling, then words, then layout appear. Cheap: one short generation per log."""
+
+    def __init__(self, model, vocabulary: Vocabulary, config: TrainConfig, start: int):
+        from helpers.sampling import DEFAULT_PROMPT, Generator
+
+        # Not compiled with XLA: a second's compile would cost more than 200 characters.
+        self.generator = Generator(model, vocabulary, jit_compile=False)
+        # The original's prompt where the text has its characters; else a line break.
+        self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
+        self.config, self.path = config, config.run_dir / PROGRESSION
+        self.rows = [row for row in (read_json(self.path) if self.path.exists() else [])
+                     if row["step"] <= start]
+
+    def record(self, step: int) -> None:
+        text = self.generator.generate(self.prompt, self.config.sample_chars, temperature=0.8,
+                                       seed=self.config.seed)[0]
+        self.rows.append({"step": step, "prompt": self.prompt, "temperature": 0.8,
+                          "text": text})
+        write_json(self.path, self.rows)
 
 
 def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):
@@ -613,7 +654,13 @@ def _save_to_scratch(checkpoint, number: int) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _make_train_step(model, optimizer, step, strategy, config):
+def make_train_step(model, optimizer, step, strategy, config: TrainConfig):
+    """The function ``train`` runs once per step: one batch in, the mean loss in bits out.
+
+    ``strategy`` splits the batch across replicas; with one device (``tf.distribute.
+    get_strategy()``) ``strategy.run`` just calls ``replica_gradients`` and the sums are
+    the values themselves.
+    """
     global_chars = config.batch_size * config.len_per_section
 
     def replica_gradients(batch):

@@ -92,7 +92,7 @@ def test_a_start_the_data_or_numpy_cannot_serve_is_refused_before_writing(tmp_pa
     with pytest.raises(ValueError, match=message):
         quietly(tiny(run_dir, max_steps=5, **overrides))
     assert not run_dir.exists()
-    assert steps(quietly(tiny(run_dir, max_steps=5))) == [5]  # the corrected rerun
+    assert steps(quietly(tiny(run_dir, max_steps=5))) == [0, 5]  # the corrected rerun
 
 
 OUT_OF_MEMORY = textwrap.dedent("""
@@ -120,7 +120,7 @@ def test_a_start_that_runs_out_of_memory_leaves_nothing_that_blocks_the_rerun(tm
     assert died.returncode != 0, died.stderr[-2000:]
     assert not (run_dir / "config.json").exists() and not (run_dir / "vocabulary.json").exists()
     history = quietly(tiny(run_dir, max_steps=5))  # other settings: smaller batch and model
-    assert steps(history) == [5]
+    assert steps(history) == [0, 5]
     assert rundir.read_config(run_dir)["batch_size"] == 8
     assert not (run_dir / ".lock").exists()
 
@@ -131,7 +131,7 @@ def test_a_config_left_without_a_checkpoint_binds_nothing(tmp_path):
     run_dir.mkdir()
     write_json(run_dir / "config.json", tiny(run_dir, batch_size=100_000).to_json())
     Vocabulary.from_text("abc").save(run_dir / "vocabulary.json")
-    assert steps(quietly(tiny(run_dir, max_steps=5))) == [5]
+    assert steps(quietly(tiny(run_dir, max_steps=5))) == [0, 5]
     assert rundir.read_config(run_dir)["batch_size"] == 8
 
 
@@ -215,7 +215,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(run, straigh
                                                r"one, instead; its files are now in "
                                                r".*run/checkpoints/damaged"):
         history = quietly(tiny(run, max_steps=15))
-    assert steps(history) == [5, 10, 15]  # steps 6-10 trained again, not restarted from 0
+    assert steps(history) == [0, 5, 10, 15]  # steps 6-10 trained again, not restarted from 0
     assert sorted(rundir.checkpoint_files(checkpoints)) == [10, 15]
     assert all(name.startswith("ckpt-10.") for name in os.listdir(checkpoints / "damaged"))
     # Resumed exactly: the same weights as a run that was never interrupted.
@@ -225,7 +225,7 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(run, straigh
 
 def test_an_unreadable_checkpoint_state_file_does_not_restart_from_zero(run):
     (run / "checkpoints" / "checkpoint").write_text("garbage {{{")
-    assert steps(quietly(tiny(run, max_steps=15))) == [5, 10, 15]
+    assert steps(quietly(tiny(run, max_steps=15))) == [0, 5, 10, 15]
     assert tf.train.latest_checkpoint(run / "checkpoints").endswith("ckpt-15")
 
 

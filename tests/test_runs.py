@@ -159,7 +159,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(resumed_sweep):
     assert "max_steps=120: running" in out
     after = {name: (sweep.first / name).stat().st_mtime_ns for name in sweep.mtimes_before}
     assert after == sweep.mtimes_before
-    assert [row["step"] for row in read_json(sweep.second / "history.json")] == [50, 100, 120]
+    assert [row["step"] for row in read_json(sweep.second / "history.json")] == [0, 50, 100, 120]
     # The killed execution's temporary notebook is gone too.
     assert not list(sweep.dir.rglob("*.running.ipynb"))
 
@@ -279,7 +279,7 @@ def test_plain_papermill_trains_from_any_working_directory(cwd, tmp_path):
                             cwd=folder, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert not errors_in(tmp_path / "04.ipynb")
-    assert [row["step"] for row in read_json(run_dir / "history.json")] == [50, 100]
+    assert [row["step"] for row in read_json(run_dir / "history.json")] == [0, 50, 100]
     assert read_json(run_dir / "config.json")["batch_size"] == 4
 
 
@@ -448,4 +448,4 @@ def test_make_run_over_a_damaged_checkpoint_says_which_it_used(finished_main, ou
     assert "    warning: checkpoint ckpt-100 in " in done.out
     assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.out
     steps = [row["step"] for row in read_json(finished_main / "history.json")]
-    assert steps == [50, 100, 150]
+    assert steps == [0, 50, 100, 150]

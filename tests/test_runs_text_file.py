@@ -62,7 +62,7 @@ def test_papermill_runs_notebook_04_on_a_text_file(tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     assert not errors_in(tmp_path / "04.ipynb")
-    assert [row["step"] for row in read_json(run_dir / "history.json")] == [10, 20]
+    assert [row["step"] for row in read_json(run_dir / "history.json")] == [0, 10, 20]
     record = read_json(run_dir / "corpus.json")
     assert record["sha256"] == hashlib.sha256(own.read_bytes()).hexdigest()
     assert record["size_bytes"] == own.stat().st_size

@@ -39,7 +39,7 @@ def own_text(tmp_path, tiny_text_file):
 def test_the_run_records_the_file_its_hash_and_size(tmp_path, own_text):
     config = config_for(tmp_path, own_text)
     history = train(config, progress=False, verbose=False)
-    assert [row["step"] for row in history] == [5]
+    assert [row["step"] for row in history] == [0, 5]
     record = json.loads((config.run_dir / "corpus.json").read_text("utf-8"))
     raw = own_text.read_bytes()
     text = raw.decode("utf-8")
@@ -78,7 +78,7 @@ def test_resuming_with_a_changed_file_is_refused_and_a_moved_one_continues(tmp_p
     moved = tmp_path / "moved.txt"
     shutil.copyfile(own_text, moved)
     history = train(config_for(tmp_path, moved, max_steps=10), progress=False, verbose=False)
-    assert [row["step"] for row in history] == [5, 10]
+    assert [row["step"] for row in history] == [0, 5, 10]
     assert json.loads((tmp_path / "run/corpus.json").read_text())["text_file"] == str(moved)
     # One character changed: refused, naming text_file, and nothing is trained or written.
     moved.write_text(moved.read_text("utf-8").replace("keeper", "Keeper", 1), "utf-8")

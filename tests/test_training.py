@@ -36,7 +36,7 @@ def test_run_directory_holds_everything_to_continue(tmp_path):
     config = tiny(tmp_path, max_steps=10)
     history = train(config, progress=False, verbose=False)
     run_dir = tmp_path / "run"
-    assert [row["step"] for row in history] == [5, 10]
+    assert [row["step"] for row in history] == [0, 5, 10]
     assert set(history[0]) == {"step", "train_bpc", "valid_bpc", "chars_per_sec", "elapsed",
                                "peak_rss_mb"}
     assert json.loads((run_dir / "history.json").read_text()) == history
@@ -64,7 +64,7 @@ def test_resuming_continues_exactly_like_an_uninterrupted_run(tmp_path):
     straight = train(tiny(tmp_path, "straight", max_steps=20), progress=False, verbose=False)
     train(tiny(tmp_path, "resumed", max_steps=10), progress=False, verbose=False)
     resumed = train(tiny(tmp_path, "resumed", max_steps=20), progress=False, verbose=False)
-    assert [row["step"] for row in resumed] == [5, 10, 15, 20]
+    assert [row["step"] for row in resumed] == [0, 5, 10, 15, 20]
     assert without_timings(resumed) == without_timings(straight)
     for a, b in zip(weights_of(tmp_path / "straight"), weights_of(tmp_path / "resumed"),
                     strict=True):
@@ -75,7 +75,7 @@ def test_a_finished_run_is_not_trained_again(tmp_path, capsys):
     train(tiny(tmp_path, max_steps=5, save_every=5), progress=False, verbose=False)
     history = train(tiny(tmp_path, max_steps=5, save_every=5), progress=False)
     assert "nothing to do" in capsys.readouterr().out
-    assert [row["step"] for row in history] == [5]
+    assert [row["step"] for row in history] == [0, 5]
 
 
 TRAIN_SCRIPT = """
@@ -136,7 +136,7 @@ def test_a_run_killed_mid_way_resumes_from_its_last_checkpoint(tmp_path):
     config.max_steps = resumed_to
     history = train(config, progress=False, verbose=False)
     steps = [row["step"] for row in history]
-    assert steps == list(range(3, resumed_to + 1, 3))
+    assert steps == list(range(0, resumed_to + 1, 3))
     assert load_run(config.run_dir).step == resumed_to
     assert not [p for p in config.run_dir.rglob("*") if "tmp" in p.name or "temp" in p.name]
 
@@ -154,7 +154,8 @@ def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
         proc.kill()
     assert proc.returncode == 0, err[-2000:]
     assert "len_per_section=4,000 is above 500: the LSTM runs as a loop" in out
-    [row] = json.loads((config.run_dir / "history.json").read_text())
+    untrained, row = json.loads((config.run_dir / "history.json").read_text())
+    assert untrained["step"] == 0
     assert row["step"] == 2 and row["peak_rss_mb"] < 1_500
 
 
@@ -180,7 +181,7 @@ def test_mirrored_strategy_on_two_devices_matches_one_device(tmp_path):
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(losses["one"]) == len(losses["mirrored"]) == 6
+    assert len(losses["one"]) == len(losses["mirrored"]) == 7  # the untrained row, 6 steps
     # Same global batch, gradients summed across replicas then clipped once: the same
     # numbers up to float reassociation. Stated tolerance: 1e-4 relative.
     np.testing.assert_allclose(losses["mirrored"], losses["one"], rtol=1e-4)
@@ -279,3 +280,27 @@ def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
     assert learning_rate_schedule(TrainConfig(learning_rate=0.004)) == 0.004
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         TrainConfig(lr_schedule="linear").validate()
+
+
+def test_history_starts_with_the_untrained_model_near_uniform_guessing(tmp_path):
+    """Step 0 measures the model before any update: about log2(vocabulary size) bits."""
+    history = train(tiny(tmp_path, max_steps=5), progress=False, verbose=False)
+    first = history[0]
+    assert first["step"] == 0 and first["chars_per_sec"] is None and first["elapsed"] == 0
+    vocab_size = len(load_run(tmp_path / "run").vocabulary)
+    for key in ("train_bpc", "valid_bpc"):
+        assert abs(first[key] - np.log2(vocab_size)) < 0.5, (key, first[key], vocab_size)
+    assert history[-1]["train_bpc"] < first["train_bpc"]
+
+
+def test_progression_keeps_a_sample_per_log_and_resumes_with_the_history(tmp_path):
+    train(tiny(tmp_path, max_steps=5, save_every=5), progress=False, verbose=False)
+    path = tmp_path / "run" / "progression.json"
+    rows = json.loads(path.read_text())
+    assert [r["step"] for r in rows] == [0, 5]
+    assert all(len(r["text"]) == 200 and r["temperature"] == 0.8 for r in rows)
+    train(tiny(tmp_path, max_steps=10, save_every=5), progress=False, verbose=False)
+    again = json.loads(path.read_text())
+    assert [r["step"] for r in again] == [0, 5, 10] and again[:2] == rows
+    train(tiny(tmp_path, "quiet", max_steps=5, sample_chars=0), progress=False, verbose=False)
+    assert not (tmp_path / "quiet" / "progression.json").exists()
