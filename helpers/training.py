@@ -66,9 +66,9 @@ class TrainConfig:
     """
 
     batch_size: int = 64
-    max_steps: int = 1000
-    log_every: int = 100
-    save_every: int = 500
+    max_steps: int = 500
+    log_every: int = 50
+    save_every: int = 250
     hidden_nodes: int = 256
     len_per_section: int = 100
     skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)

@@ -29,40 +29,50 @@
 #
 # The names are the original tutorial's where they mean the same thing. The defaults are sized
 # to finish in a few minutes on a laptop CPU and still produce real words; `make run` trains
-# longer.
+# longer (the `main` preset in `helpers.training`).
 
 # %% tags=["parameters"]
+# The model
+hidden_nodes = 256  # LSTM units per layer
+num_layers = 1  # stacked LSTM layers
+embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
+dropout = 0.0  # between layers and before the output, during training only
+cell = "four_gate"  # our FourGateLSTM, or "keras" for keras.layers.LSTM
+# The data
 batch_size = 64  # sequences per step
-max_steps = 500  # training steps in total (a resumed run continues up to this)
-log_every = 50  # steps between validation measurements
-save_every = 250  # steps between checkpoints
-hidden_nodes = 256  # LSTM units
 len_per_section = 100  # characters per training sequence
 skip = None  # stride between sequences; None: len_per_section (no overlap)
-learning_rate = 0.005  # Adam's step size
-lr_schedule = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
-seed = 0
 train_split = "test"  # the WikiText-2 split to train on (when text_file is None)
 valid_split = "valid"  # the WikiText-2 split to validate on (when text_file is None)
+valid_chars = 100_000  # validation reads at most this many characters
+data_dir = None  # where the WikiText-2 files are; None: helpers.data finds or fetches them
 text_file = None  # your own UTF-8 text instead of WikiText-2 (path from the repository root)
 valid_fraction = 0.1  # with text_file: the last part of the file, kept for validation
+# The optimisation
+learning_rate = 0.005  # Adam's step size
+lr_schedule = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+clip_norm = 1.0  # gradients are scaled down to at most this global norm
+max_steps = 500  # training steps in total (a resumed run continues up to this)
+seed = 0
+# The bookkeeping
+log_every = 50  # steps between validation measurements
+save_every = 250  # steps between checkpoints
+sample_chars = 200  # characters sampled from the prompt at each log (0: none)
 output_dir = "outputs/runs/notebook"  # relative to the repository root
 
 # %% [markdown]
-# Derived values are computed here, after the parameters, so that papermill's overrides reach
-# them. A mistyped value stops the notebook right here, with a message naming the parameter,
-# before TensorFlow does any work.
+# These are all the fields of `helpers.training.TrainConfig`, with its defaults
+# (`tests/test_notebook_parameters.py` holds the two together; only `output_dir` differs, so that
+# this notebook's run has a folder of its own). A mistyped value stops the notebook right here,
+# with a message naming the parameter, before TensorFlow does any work.
 
 # %%
+import dataclasses
+
 from helpers.training import TrainConfig
 
-config = TrainConfig(
-    batch_size=batch_size, max_steps=max_steps, log_every=log_every, save_every=save_every,
-    hidden_nodes=hidden_nodes, len_per_section=len_per_section, skip=skip,
-    learning_rate=learning_rate, lr_schedule=lr_schedule, seed=seed, train_split=train_split,
-    valid_split=valid_split, text_file=text_file, valid_fraction=valid_fraction,
-    output_dir=output_dir,
-).validate()
+config = TrainConfig(**{field.name: globals()[field.name]
+                        for field in dataclasses.fields(TrainConfig)}).validate()
 print("parameters are valid")
 
 # %% [markdown]
@@ -226,7 +236,48 @@ assert adam_bits < published_bits, "Adam with clipping should beat SGD at 10 her
 print("the literal sampler wrote one character, 120 times; Adam beat SGD at 10")
 
 # %% [markdown]
+# ## One training step, as `train` runs it
+#
+# Our model changes all of those things together: ids instead of dense one-hot input, 256 units
+# on sequences of 100, a loss at every position, and Adam with gradient clipping. Here is the
+# function `helpers.training.train` calls once per step, its real source:
+
+# %%
+import inspect
+
+from IPython.display import Code
+
+from helpers.training import make_train_step
+
+Code(inspect.getsource(make_train_step), language="python")
+
+# %% [markdown]
+# Line by line, for one batch of `batch_size` sequences of `len_per_section` ids:
+#
+# 1. **Logits.** `model(inputs, training=True)` reads every sequence and gives, at every
+#    position, one score per character of the vocabulary: `[batch, length, vocabulary]`.
+# 2. **Cross-entropy in nats.** `sparse_categorical_crossentropy(..., from_logits=True)` takes
+#    the softmax of the scores and, at every position, minus the natural log of the probability
+#    given to the character that really came next. Its mean over all `batch × length`
+#    positions is the loss: the original's loss too, in the same unit (it printed nats).
+# 3. **Bits.** The step returns `loss / LN2`: divided by ln 2, nats become bits, the BPC of this
+#    batch. (`strategy` only matters with several devices: each takes a share of the batch and
+#    the shares are summed; on one device it changes nothing.)
+# 4. **The gradient tape** records the forward computation, and `tape.gradient` walks it back
+#    to the derivative of the loss with respect to every weight (through our hand-written
+#    backward pass of notebook 03).
+# 5. **Clipping by the global norm.** Treat all gradients as one long vector; if its length is
+#    above `clip_norm`, scale all of them down together to that length. One unlucky batch then
+#    cannot throw the weights far away, the failure that SGD at 10 without clipping invites.
+# 6. **Adam** moves each weight by its gradient scaled by running estimates of the gradient's
+#    mean and size, with the step size `learning_rate`; `step` counts the updates.
+#
 # ## Train
+#
+# The first row of the history measures the model before any update (step 0). A model that
+# knows nothing spreads its probability evenly over the vocabulary and needs log2(vocabulary
+# size) ≈ 8 bits per character: the same sanity check as TensorFlow's own tutorial, which
+# checks that exp(loss) is close to the vocabulary size.
 #
 # The progress bar shows the training and validation BPC as they are measured. If the run
 # directory already holds a checkpoint, training resumes from it, provided it was trained on the
@@ -239,6 +290,31 @@ from helpers.training import train
 
 history = train(config)
 
+# %%
+import math
+
+from helpers.training import load_run
+
+untrained, vocabulary = history[0], load_run(config.run_dir).vocabulary
+uniform = math.log2(len(vocabulary))
+assert untrained["step"] == 0
+assert abs(untrained["valid_bpc"] - uniform) < 0.5, (untrained["valid_bpc"], uniform)
+print(f"step 0, untrained: {untrained['valid_bpc']:.1f} bits per character; uniform guessing "
+      f"over {len(vocabulary)} ids: log2({len(vocabulary)}) = {uniform:.1f}")
+
+# %% [markdown]
+# How much text is that? Each step reads `batch_size × len_per_section` characters:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from helpers.corpus import load_training_data
+
+train_chars = len(load_training_data(config).train_ids)
+read = history[-1]["step"] * config.batch_size * config.len_per_section
+print(f"{history[-1]['step']:,} steps × {config.batch_size} × {config.len_per_section} = "
+      f"{read:,} characters read, {read / train_chars:.1f} passes over the "
+      f"{train_chars:,} characters of training text")
+
 # %% [markdown]
 # What must hold, whatever the machine: the validation loss fell, and a default-length run on
 # WikiText-2 is well below 3.2 bits per character on text it never trained on. On your own text
@@ -247,7 +323,7 @@ history = train(config)
 
 # %%
 valid = [row["valid_bpc"] for row in history]
-assert history[-1]["step"] == config.max_steps
+assert history[-1]["step"] >= config.max_steps  # more, if the run had trained further
 if len(valid) > 1 and config.text_file is None:
     assert valid[-1] < valid[0], "validation BPC did not fall"
 elif len(valid) > 1 and valid[-1] >= valid[0]:  # on a small text of your own, it can happen
@@ -289,6 +365,34 @@ print(f"after {last['step']} steps: validation {last['valid_bpc']:.2f} BPC, trai
       f"{last['elapsed'] / 60:.1f} minutes")
 
 # %% [markdown]
+# ## What the model writes as it learns
+#
+# At every measurement, `train` also samples `sample_chars` characters from the original's
+# prompt (temperature 0.8) and keeps them in the run's `progression.json`. Read in order, they
+# show what the curve cannot: first the frequent letters and spaces, then real short words and
+# WikiText's spacing, then longer words, punctuation and layout.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from helpers.encoding import detokenize
+from helpers.paths import read_json
+
+progression = read_json(config.run_dir / "progression.json") if config.sample_chars else []
+by_step = {row["step"]: row for row in progression}
+valid_at = {row["step"]: row["valid_bpc"] for row in history}
+steps = [step for step in (0, 100, config.max_steps // 2, history[-1]["step"]) if step in by_step]
+for step in dict.fromkeys(steps):
+    row = by_step[step]
+    print(f"--- step {step:,} (validation {valid_at[step]:.2f} BPC)\n"
+          f"{detokenize(row['prompt'] + row['text'])}\n")
+
+# %%
+if config.sample_chars:
+    assert [row["step"] for row in progression] == [row["step"] for row in history]
+    assert all(len(row["text"]) == config.sample_chars for row in progression)
+print(f"{len(progression)} samples, one per measurement")
+
+# %% [markdown]
 # ## Where the run is
 #
 # Everything is in the run directory, relative to the repository root. Notebook 05 samples from
@@ -299,6 +403,6 @@ from helpers.paths import relative
 
 print(relative(config.run_dir))
 for name in ("config.json", "vocabulary.json", "history.json", "loss_curve.png",
-             "checkpoints") + (("corpus.json",) if config.text_file else ()):
+             "checkpoints") + (("progression.json",) if config.sample_chars else ()) + (("corpus.json",) if config.text_file else ()):
     assert (config.run_dir / name).exists(), name
     print("  ", name)
