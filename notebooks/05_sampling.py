@@ -25,9 +25,10 @@ top_p = None  # keep the likeliest characters up to this total probability (None
 seed = 0
 
 # %%
-from helpers.sampling import Generator, check_sampling_options
+from helpers.sampling import Generator, check_prompt, check_sampling_options
 from helpers.training import load_run
 
+test_start = check_prompt(test_start, "test_start")
 check_sampling_options(temperature, top_k, top_p)
 if not isinstance(num_chars, int) or num_chars < 1:
     raise ValueError(f"num_chars must be a positive integer, got {num_chars!r}")
@@ -85,7 +86,8 @@ import numpy as np
 
 from helpers.sampling import next_char_probabilities
 
-logits = run.model(run.vocabulary.encode(test_start)[None, :]).numpy()[0, -1]
+# An empty prompt starts after a line break (generator.prompt_ids), as generation does.
+logits = run.model(generator.prompt_ids(test_start)[None, :]).numpy()[0, -1]
 logits[0] = -np.inf  # the unknown id stands for no character we could print
 probs = next_char_probabilities(logits)[0]
 rng = np.random.default_rng(seed)
@@ -153,7 +155,8 @@ for k, t in enumerate((0.5, 1.0, 1.5)):
     assert abs(tempered.sum() - 1) < 1e-9
 ax.set_xticks(np.arange(12), labels)
 ax.set_ylabel("probability")
-ax.set_title(f"the next character after {test_start[-20:]!r}: the 12 likeliest")
+ax.set_title(f"the next character after {test_start[-20:] or 'a line break'!r}: "
+             "the 12 likeliest")
 ax.legend()
 plt.show()
 
