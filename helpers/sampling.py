@@ -129,16 +129,24 @@ def chi_square(counts, probs) -> tuple[float, float]:
     value it exceeds by chance only once in a thousand (Wilson-Hilferty's approximation).
 
     Draws that follow ``probs`` give a statistic below the limit 999 times in 1,000; a sampler
-    that favours some characters goes far above it. Characters with probability 0 must not be
+    that favours some characters goes far above it. Characters expected fewer than 5 times are
+    pooled into one category, as the test requires. Characters with probability 0 must not be
     drawn at all (any such draw makes the statistic infinite).
     """
     counts = np.asarray(counts, dtype=np.float64)
     expected = np.asarray(probs, dtype=np.float64) * counts.sum()
     if (counts[expected == 0] > 0).any():
         return float("inf"), 0.0
-    positive = expected > 0
-    statistic = float(((counts[positive] - expected[positive]) ** 2 / expected[positive]).sum())
-    dof = max(int(positive.sum()) - 1, 1)
+    # The test needs about 5 expected draws per category: the rare characters are pooled into
+    # one category (a character expected 0.01 times and drawn once would count as 100).
+    rare = (expected > 0) & (expected < 5)
+    common = expected >= 5
+    observed = np.append(counts[common], counts[rare].sum())
+    wanted = np.append(expected[common], expected[rare].sum())
+    keep = wanted > 0
+    observed, wanted = observed[keep], wanted[keep]
+    statistic = float(((observed - wanted) ** 2 / wanted).sum())
+    dof = max(len(wanted) - 1, 1)
     z = 3.09  # the standard normal's 99.9th percentile
     limit = dof * (1 - 2 / (9 * dof) + z * np.sqrt(2 / (9 * dof))) ** 3
     return statistic, float(limit)

@@ -314,3 +314,16 @@ def test_stepwise_generation_takes_any_sampler(generator):
     generator.generate_stepwise("ab", 3, temperature=0.5,
                                 draw=lambda probs, rng: seen.append(probs) or 1)
     assert len(seen) == 3 and all(abs(p.sum() - 1) < 1e-9 and p[UNKNOWN_ID] == 0 for p in seen)
+
+
+def test_chi_square_pools_rare_characters():
+    from helpers.sampling import chi_square
+
+    probs = np.array([0.6, 0.39] + [0.01 / 100] * 100)  # a long tail of rare characters
+    counts = np.array([600, 390] + [1] * 10 + [0] * 90)  # 10 draws from the tail, as expected
+    statistic, limit = chi_square(counts, probs)
+    assert statistic < limit  # unpooled, each rare draw alone would add about 1,000
+    counts[2:12] = [10] + [0] * 9  # pooled, only the tail's total counts, not which one
+    assert chi_square(counts, probs)[0] < limit
+    counts[0], counts[1] = 700, 290  # the common characters off by 100: far beyond chance
+    assert chi_square(counts, probs)[0] > limit
