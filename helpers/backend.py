@@ -16,7 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @contextlib.contextmanager
-def _quiet_fd2():
+def quiet_fd2():
+    """Descriptor 2 pointed at /dev/null for the block: TensorFlow's C++ log lines vanish,
+    Python exceptions still raise."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -33,10 +35,10 @@ def _quiet_fd2():
         os.close(devnull)
 
 
-with _quiet_fd2():
+with quiet_fd2():
     import keras  # noqa: E402
     import tensorflow as tf  # noqa: E402
 
     tf.config.list_logical_devices()  # device discovery prints the CUDA lines: do it now
 
-__all__ = ["tf", "keras"]
+__all__ = ["tf", "keras", "quiet_fd2"]

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import corpus, data, rundir
-from helpers.backend import keras, tf
+from helpers.backend import keras, quiet_fd2, tf
 from helpers.encoding import Vocabulary, batch_dataset, sections
 from helpers.model import CELLS, UNROLL_LIMIT, CharLSTM
 from helpers.paths import REPO_ROOT, read_json, relative, write_json
@@ -584,13 +584,18 @@ class _ProgressionSampler:
         self.generator = Generator(model, vocabulary, jit_compile=False)
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
-        self.config, self.path = config, config.run_dir / PROGRESSION
+        self.config, self.path, self.traced = config, config.run_dir / PROGRESSION, False
         self.rows = [row for row in (read_json(self.path) if self.path.exists() else [])
                      if row["step"] <= start]
 
     def record(self, step: int) -> None:
-        text = self.generator.generate(self.prompt, self.config.sample_chars, temperature=0.8,
-                                       seed=self.config.seed)[0]
+        # The first call builds the loop's graph, and TensorFlow's C++ side prints a oneDNN
+        # notice about int32 ops on CPUs without AVX-512 straight to descriptor 2 (into the
+        # notebook); that call runs with it silenced.
+        with quiet_fd2() if not self.traced else contextlib.nullcontext():
+            text = self.generator.generate(self.prompt, self.config.sample_chars,
+                                           temperature=0.8, seed=self.config.seed)[0]
+        self.traced = True
         self.rows.append({"step": step, "prompt": self.prompt, "temperature": 0.8,
                           "text": text})
         write_json(self.path, self.rows)
