@@ -11,8 +11,12 @@ import pytest
 from helpers.paths import REPO_ROOT
 from helpers.training import TrainConfig, train
 
+from conftest import TINY_TEXT  # noqa: E402
+
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
-            max_steps=5, valid_chars=2_000, learning_rate=1e-2)
+            max_steps=5, valid_chars=2_000, learning_rate=1e-2,
+            # the committed tiny text: fast, and no dataset needed
+            text_file=str(TINY_TEXT))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +54,7 @@ def test_without_run_dir_the_main_run_else_the_newest_and_it_says_which(trained,
 def test_a_long_sample_is_printed_as_it_is_generated(trained):
     """1,000,000 characters printed nothing for 15 s, then everything at once."""
     proc = subprocess.Popen([sys.executable, "-m", "helpers.generate", "--run-dir",
-                             str(trained), "--prompt", "The ", "--num-chars", "400000"],
+                             str(trained), "--prompt", "The ", "--num-chars", "1000000"],
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     arrivals, received = [], 0
     try:
@@ -61,7 +65,7 @@ def test_a_long_sample_is_printed_as_it_is_generated(trained):
     finally:
         proc.kill()
         proc.wait()
-    assert received >= 400_000
+    assert received >= 1_000_000
     # Generating takes seconds here (about 100,000 characters/s); printed at the end, all of
     # it would arrive within a few milliseconds.
     assert arrivals[-1] - arrivals[0] > 1.0, f"{len(arrivals)} reads"

@@ -26,8 +26,12 @@ from helpers.training import (
     train,
 )
 
+from conftest import TINY_TEXT  # noqa: E402
+
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
-            valid_chars=2_000, learning_rate=1e-2)
+            valid_chars=2_000, learning_rate=1e-2,
+            # the committed tiny text: fast, and no dataset needed
+            text_file=str(TINY_TEXT))
 
 
 def tiny(run_dir, **overrides):
@@ -80,7 +84,7 @@ def files_of(folder):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"batch_size": 100_000}, r"batch_size=100,000 is more than the [\d,]+ sequences of 21 "
+    ({"batch_size": 100_000, "text_file": None}, r"batch_size=100,000 is more than the [\d,]+ sequences of 21 "
                               r"characters .* use a batch_size of at most"),
     ({"len_per_section": 3_000}, r"valid_chars=2000 must exceed len_per_section=3000: "
                                  r"validation reads at least one sequence"),

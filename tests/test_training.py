@@ -15,8 +15,12 @@ from helpers.paths import REPO_ROOT
 from helpers.training import NoTrainedModelError, TrainConfig, load_run, train
 
 # Tiny settings: these tests check the mechanics, not the quality.
+from conftest import TINY_TEXT  # noqa: E402
+
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=10,
-            valid_chars=2_000, learning_rate=1e-2)
+            valid_chars=2_000, learning_rate=1e-2,
+            # the committed tiny text: fast, and no dataset needed
+            text_file=str(TINY_TEXT))
 
 
 def tiny(tmp_path, name="run", **overrides):
@@ -144,7 +148,7 @@ def test_a_run_killed_mid_way_resumes_from_its_last_checkpoint(tmp_path):
 def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
     """len_per_section 4,000 had not finished 5 steps in 5 minutes, at 3.7 GB and growing.
     Measured with the loop form: about 6 s and 0.75 GB for these steps."""
-    config = tiny(tmp_path, len_per_section=4_000, batch_size=4, max_steps=2, log_every=2,
+    config = tiny(tmp_path, len_per_section=4_000, batch_size=4, max_steps=2, log_every=2, text_file=None,
                   save_every=2, valid_chars=8_001)
     proc = _train_in_subprocess(config, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
