@@ -45,6 +45,7 @@ from urllib.parse import urlsplit
 import pooch
 import requests  # pooch downloads with requests; its exceptions tell us why a mirror failed
 
+from helpers.checks import person_watching
 from helpers.paths import DATA_CACHE, REPO_ROOT, relative
 
 SPLITS = ("train", "valid", "test")
@@ -407,7 +408,7 @@ def _staging(dest: Path) -> Iterator[Path]:
 
 def _retrieve(url: str, known_hash: str | None, fname: str, staging: Path) -> Path:
     downloader = pooch.HTTPDownloader(
-        progressbar=_show_progress(),
+        progressbar=person_watching(),
         chunk_size=1 << 16,
         timeout=TIMEOUT,
         headers={"User-Agent": USER_AGENT},
@@ -512,18 +513,6 @@ def _all_failed_message(missing: list[str], dest: Path, failures: list[str]) -> 
         "them. WIKITEXT_MIRRORS (space-separated URLs: *.zip for an archive, else a folder of "
         "wiki.*.raw files) replaces the list of mirrors."
     )
-
-
-def _show_progress() -> bool:
-    """Progress bars in a terminal or a notebook only, not in logs or captured output."""
-    return getattr(sys.stderr, "isatty", lambda: False)() or _in_notebook()
-
-
-def _in_notebook() -> bool:
-    # "ipykernel" in sys.modules is not enough: pytest's nbval plugin imports it too.
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython else None
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _say(message: str) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.checks import check_int
 from helpers.paths import DamagedFileError, read_json, relative, write_text
 
 UNKNOWN_ID = 0
@@ -57,8 +58,7 @@ class Vocabulary:
     @classmethod
     def from_counts(cls, counts: dict[str, int], min_count: int = 1) -> Vocabulary:
         """The characters counted at least ``min_count`` times (see `character_counts`)."""
-        if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
+        check_int("min_count", min_count)
         if not any(counts.values()):
             raise ValueError("cannot build a vocabulary from an empty text")
         return cls(tuple(sorted(c for c, n in counts.items() if n >= min_count)))
@@ -196,11 +196,6 @@ def character_counts(text: str, start: int = 0, stop: int | None = None) -> Coun
                                                    strict=True)})
 
 
-def _check_window(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarray, np.ndarray]:
     """The original tutorial's training examples, as views over ``ids`` (no copy per window).
 
@@ -208,8 +203,8 @@ def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarr
     right after it; windows start every ``skip`` characters for as long as a target follows,
     the same sections (and the same number of them) as the original's.
     """
-    _check_window("len_per_section", len_per_section)
-    _check_window("skip", skip)
+    check_int("len_per_section", len_per_section)
+    check_int("skip", skip)
     ids = np.asarray(ids)
     if len(ids) <= len_per_section:
         raise ValueError(
@@ -250,8 +245,8 @@ def batch_dataset(
     """
     from helpers.backend import tf  # imported here so the data and encoding stages stay light
 
-    _check_window("batch_size", batch_size)
-    _check_window("len_per_section", len_per_section)
+    check_int("batch_size", batch_size)
+    check_int("len_per_section", len_per_section)
     skip = len_per_section if skip is None else skip
     ids = _integer_ids(ids)
     windows, _ = sections(ids, len_per_section + 1, skip)

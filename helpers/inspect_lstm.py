@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.backend import keras, tf
+from helpers.checks import check_int
 from helpers.encoding import Vocabulary
 from helpers.model import FourGateLSTM
 
@@ -284,8 +285,7 @@ TRACKING_CRITERION = (f"|r| at least {CHANCE_FACTOR:g} times the chance level an
 def find_units(activations, signals: dict[str, np.ndarray], source: str = "cell",
                top: int = 1) -> list[UnitMatch]:
     """For each signal, the ``top`` units of ``activations`` with the largest |correlation|."""
-    if not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
+    check_int("top", top)
     names = list(signals)
     stacked = np.stack([np.asarray(signals[name], np.float64) for name in names], axis=1)
     r = correlations(activations, stacked)

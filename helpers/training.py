@@ -47,6 +47,7 @@ import numpy as np
 
 from helpers import corpus, data, rundir
 from helpers.backend import keras, quiet_fd2, tf
+from helpers.checks import check_int, person_watching
 from helpers.encoding import Vocabulary, batch_dataset, sections
 from helpers.model import CELLS, UNROLL_LIMIT, CharLSTM
 from helpers.paths import REPO_ROOT, read_json, relative, write_json
@@ -97,17 +98,14 @@ class TrainConfig:
         """Raise ``ValueError`` naming the parameter, before TensorFlow does any work."""
         for name in ("batch_size", "max_steps", "log_every", "save_every", "hidden_nodes",
                      "len_per_section", "num_layers", "valid_chars"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.valid_chars <= self.len_per_section:
             raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
                              f"{self.len_per_section}: validation reads at least one sequence")
-        if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) \
-                or self.sample_chars < 0:
-            raise ValueError(f"sample_chars must be a non-negative integer, got "
-                             f"{self.sample_chars!r}")
+        check_int("sample_chars", self.sample_chars, minimum=0)
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
+                check_int(name, getattr(self, name))
         for name in ("learning_rate", "clip_norm"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
@@ -166,11 +164,6 @@ def _validate_text_file(config: TrainConfig) -> None:
         raise ValueError(f"text_file: {exc}") from None
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def resolve_run_dir(output_dir) -> Path:
     path = Path(output_dir).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
@@ -215,13 +208,6 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _want_progress_bar() -> bool:
-    """A bar in Jupyter or a terminal; nothing in a log file or CI."""
-    if "ipykernel" in sys.modules:
-        return True
-    return sys.stderr.isatty()
 
 
 def _check_fits_data(config: TrainConfig, train_ids: np.ndarray, valid_ids: np.ndarray,
@@ -515,7 +501,7 @@ class _Session:
 
         chars_per_step = config.batch_size * config.len_per_section
         elapsed_before = history[-1]["elapsed"] if history else 0.0
-        show_bar = _want_progress_bar() if progress is None else progress
+        show_bar = person_watching() if progress is None else progress
         bar = _progress_bar(start, config.max_steps, show_bar)
         started = time.perf_counter()
         window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0

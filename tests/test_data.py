@@ -366,17 +366,6 @@ def test_default_mirror_list_is_the_published_one():
     assert data.is_archive("https://example.org/get.ZIP?download=1")
 
 
-def test_progress_bars_only_in_a_terminal(monkeypatch):
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert not data._show_progress()  # captured output, and nbval has imported ipykernel
-    monkeypatch.setattr(sys, "stderr", Terminal())
-    assert data._show_progress()
-
-
 def test_a_single_split_name_is_not_split_into_letters(server, tmp_path):
     paths = data.download("test", dest=tmp_path / "dest", mirrors=[server.url + "/files/"])
     assert list(paths) == ["test"]
