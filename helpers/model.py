@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from helpers.backend import keras, tf
 from helpers.checks import check_int
-
-CELLS = ("four_gate", "keras")
+from helpers.config import CELLS
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow

@@ -1,8 +1,10 @@
 """Run the notebooks from the command line with papermill: the main job, and sweeps.
 
-    python -m helpers.runs main [--name NAME] [-p max_steps 3000 ...] [--outputs DIR]
+    python -m helpers.runs main [--name NAME] [--preset NAME] [-p max_steps 3000 ...]
+                                [--outputs DIR]
     python -m helpers.runs sweep --param max_steps 100 300 1000 [--param hidden_nodes 128 256]
-                                 [--name NAME] [-p name value ...] [--fail-fast] [--outputs DIR]
+                                 [--name NAME] [--preset NAME] [-p name value ...] [--fail-fast]
+                                 [--outputs DIR]
 
 A run executes ``04_training`` then ``05_sampling`` into its own directory; each notebook
 receives the ``-p`` parameters it declares (``--help-notebook`` in papermill lists them).
@@ -18,6 +20,10 @@ replaces the executed notebook of an earlier, good run. Ctrl-C ends with one lin
 was finished (exit status 130). ``--name`` is a plain folder name.
 
 ``--outputs DIR`` puts everything under DIR instead of the repository's ``outputs/``.
+
+``main`` trains with the "main" preset (``helpers.config.PRESETS``: more steps than 04's
+defaults) under the ``-p`` values; ``--preset`` chooses another. A sweep uses no preset unless
+given one; the swept values win over the preset's.
 
 ``-p text_file PATH`` trains on your own UTF-8 text instead of WikiText-2; on the command line a
 relative PATH is taken from the current folder (the notebooks resolve it from the repository
@@ -42,6 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import rundir
+from helpers.config import (
+    PATH_PARAMETERS,
+    add_parameter_options,
+    parameters_from_args,
+    parse_value,
+    paths_from_here,
+    preset_values,
+)
 from helpers.paths import OUTPUTS, REPO_ROOT, read_json, relative, write_json
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -49,17 +63,8 @@ TRAINING = NOTEBOOKS / "04_training.ipynb"
 SAMPLING = NOTEBOOKS / "05_sampling.ipynb"
 COMPARING = NOTEBOOKS / "06_comparing_runs.ipynb"
 
-# The main job's own defaults, over the notebooks' quicker ones (benchmarks/RESULTS.md has
-# the measurements behind them): about 15 minutes on a 2-core laptop.
-MAIN_DEFAULTS = {"max_steps": 2000, "log_every": 100, "save_every": 250}
-
-
 # Set by this module for every run: the run directory itself.
 RESERVED = ("output_dir", "run_dir")
-
-# Parameters that name a file. Relative paths given on the command line are taken from the
-# current folder; the notebooks take them from the repository root, so they are rewritten.
-PATH_PARAMETERS = ("text_file",)
 
 
 class RunError(RuntimeError):
@@ -79,20 +84,6 @@ def check_run_name(name: str, what: str = "--name") -> str:
                          "starting with a dot (runs stay under outputs/runs/ and "
                          "outputs/sweeps/)")
     return name
-
-
-def parse_value(text: str):
-    """papermill's ``-p`` spelling: ints, floats, True/False and None are inferred."""
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def notebook_parameters(path: Path) -> dict:
@@ -329,9 +320,11 @@ def collect_metrics(run_dir: Path) -> dict:
     }
 
 
-def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
+def main_job(name: str, parameters: dict, outputs: Path | None = None,
+             preset: str | None = "main") -> int:
+    """Train and sample into ``runs/NAME`` with ``preset``'s values under ``parameters``."""
     run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
-    parameters = {**MAIN_DEFAULTS, **parameters}
+    parameters = {**preset_values(preset), **parameters}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
     try:
@@ -374,25 +367,6 @@ def _check_distinct_names(combos: list[dict]) -> None:
                          "files are named by their file name): give the files distinct names")
 
 
-def paths_from_here(parameters: dict, here: Path | None = None) -> dict:
-    """``parameters`` with each relative file path (say ``text_file``) made to name the same
-    file from the repository root: repository-relative inside it, absolute outside."""
-    here = Path.cwd() if here is None else Path(here)
-    return {name: _from_here(value, here) if name in PATH_PARAMETERS else value
-            for name, value in parameters.items()}
-
-
-def _from_here(value, here: Path):
-    if isinstance(value, list):
-        return [_from_here(v, here) for v in value]
-    if not isinstance(value, str) or not value:
-        return value
-    path = Path(value).expanduser()
-    path = Path(os.path.abspath(path if path.is_absolute() else here / path))
-    inside = path == REPO_ROOT or REPO_ROOT in path.parents
-    return relative(path) if inside else str(path)
-
-
 @dataclass
 class SweepResult:
     """What ``sweep`` returns: where it wrote, one summary row per combination run."""
@@ -426,18 +400,20 @@ def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> No
 
 def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
           fail_fast: bool = False, progress: bool = True,
-          outputs: Path | None = None) -> SweepResult:
+          outputs: Path | None = None, preset: str | None = None) -> SweepResult:
     """One run per combination of ``grid``, then summary.csv and 06_comparing_runs.
 
-    A failing combination is recorded in its ``error.json`` and the others still run (with
-    ``fail_fast``, the sweep stops there, writes summary.csv and skips 06). The result's
-    ``failures`` lists the combinations that did not finish.
+    Every run gets ``fixed`` over ``preset``'s values (those not swept). A failing combination
+    is recorded in its ``error.json`` and the others still run (with ``fail_fast``, the sweep
+    stops there, writes summary.csv and skips 06). The result's ``failures`` lists the
+    combinations that did not finish.
     """
     if not grid:
         raise ValueError("a sweep needs at least one --param NAME VALUE [VALUE ...]")
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
+    fixed = {**{k: v for k, v in preset_values(preset).items() if k not in grid}, **fixed}
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
@@ -686,10 +662,6 @@ def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 9
     return "\n\n".join(blocks)
 
 
-def _parameter_pairs(pairs) -> dict:
-    return {name: parse_value(value) for name, value in pairs or []}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.runs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -702,13 +674,12 @@ def main(argv=None) -> int:
     sweep_cmd.add_argument("--name", default=None, help="default: the swept parameters' names")
     sweep_cmd.add_argument("--fail-fast", action="store_true",
                            help="stop at the first failing combination")
-    for command in (main_cmd, sweep_cmd):
-        command.add_argument("-p", "--parameter", nargs=2, action="append",
-                             metavar=("NAME", "VALUE"), help="a notebook parameter")
+    for command, preset in ((main_cmd, "main"), (sweep_cmd, None)):
+        add_parameter_options(command, preset, what="a notebook parameter")
         command.add_argument("--outputs", type=Path, default=None, metavar="DIR",
                              help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
-    fixed = paths_from_here(_parameter_pairs(args.parameter))
+    fixed = parameters_from_args(args)
     try:
         return _command(parser, args, fixed)
     except Interrupted as exc:
@@ -721,7 +692,7 @@ def main(argv=None) -> int:
 def _command(parser, args, fixed) -> int:
     try:
         if args.command == "main":
-            return main_job(args.name, fixed, args.outputs)
+            return main_job(args.name, fixed, args.outputs, args.preset)
         grid = {}
         for name, *values in args.param:
             if not values:
@@ -730,7 +701,8 @@ def _command(parser, args, fixed) -> int:
                 parser.error(f"--param {name} is given twice; list all its values once")
             grid[name] = [parse_value(v) for v in values]
         grid = paths_from_here(grid)
-        result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs)
+        result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs,
+                       preset=args.preset)
     except (RunError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -298,13 +298,40 @@ def test_plain_papermill_names_a_bad_parameter(tmp_path):
     assert not (tmp_path / "run").exists()  # stopped before any work
 
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), ("-5", -5), ("0.5", 0.5), ("1e-3", 0.001), ("True", True), ("False", False),
-    ("None", None), ("test", "test"), ("outputs/runs", "outputs/runs"), ("true", "true"),
-])
-def test_parse_value_follows_papermill(text, value):
-    parsed = runs.parse_value(text)
-    assert parsed == value and type(parsed) is type(value)
+FAKE_METRICS = {"valid_bpc": 2.5, "steps": 30, "training_time_s": 1.0, "chars_per_sec": 1e3,
+                "peak_rss_mb": 100.0, "prompt": "I", "sample": " am"}
+
+
+def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_path, capsys):
+    """One preset, helpers.config.PRESETS["main"]: no notebook runs here, the parameters
+    handed to them are checked."""
+    from helpers.config import PRESETS
+
+    seen = []
+    monkeypatch.setattr(runs, "run_notebooks",
+                        lambda run_dir, parameters, progress=True: seen.append(parameters)
+                        or FAKE_METRICS)
+    assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_steps", "30"]) == 0
+    assert runs.main(["main", "--outputs", str(tmp_path), "--preset", "main"]) == 0
+    assert seen == [{**PRESETS["main"], "max_steps": 30}, PRESETS["main"]]
+    assert "valid BPC 2.500 after 30 steps" in capsys.readouterr().out
+
+
+def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, capsys):
+    seen = []
+
+    def fail(run_dir, parameters, progress=True):
+        seen.append(parameters)
+        raise ValueError("not run here")
+
+    monkeypatch.setattr(runs, "run_notebooks", fail)
+    assert runs.main(["sweep", "--outputs", str(tmp_path), "--preset", "main", "--fail-fast",
+                      "--param", "max_steps", "30", "60", "-p", "hidden_nodes", "8"]) == 1
+    assert seen == [{"log_every": 100, "save_every": 250, "hidden_nodes": 8, "max_steps": 30}]
+    runs.main(["sweep", "--outputs", str(tmp_path), "--name", "plain", "--fail-fast",
+               "--param", "max_steps", "30"])
+    assert seen[-1] == {"max_steps": 30}  # no preset unless asked for
+    capsys.readouterr()
 
 
 def test_unknown_parameter_lists_the_valid_ones(tmp_path, capsys):
