@@ -276,6 +276,20 @@ def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
                     cell=config.cell)
 
 
+def build_training(config: TrainConfig, vocab_size: int, strategy=None):
+    """``(model, optimizer, step)`` as ``train`` makes them, seeded by ``config.seed``: the
+    model with its weights, Adam built over them, and the step counter, all in ``strategy``'s
+    scope (None: the default strategy). ``make_train_step`` takes them."""
+    strategy = strategy or tf.distribute.get_strategy()
+    seed_everything(config.seed)
+    with strategy.scope():
+        model = build_model(config, vocab_size).build_for(1, 1)
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        optimizer.build(model.trainable_variables)
+    return model, optimizer, step
+
+
 def train(config: TrainConfig, strategy=None, progress: bool | None = None,
           verbose: bool = True) -> list[dict]:
     """Train (or resume) the run in ``config.output_dir``; return its whole history.
@@ -337,12 +351,7 @@ class _Session:
     def run(self, history: list[dict], progress: bool | None, verbose: bool) -> list[dict]:
         config, strategy, run_dir = self.config, self.strategy, self.config.run_dir
         is_chief = strategy.extended.should_checkpoint
-        seed_everything(config.seed)
-        with strategy.scope():
-            model = build_model(config, len(self.vocabulary)).build_for(1, 1)
-            optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
-            step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            optimizer.build(model.trainable_variables)
+        model, optimizer, step = build_training(config, len(self.vocabulary), strategy)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
         checkpoint_dir = run_dir / rundir.CHECKPOINTS
         if is_chief:
