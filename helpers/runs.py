@@ -56,7 +56,7 @@ from helpers.config import (
     paths_from_here,
     preset_values,
 )
-from helpers.paths import OUTPUTS, REPO_ROOT, read_json, relative, write_json
+from helpers.paths import OUTPUTS, REPO_ROOT, relative
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TRAINING = NOTEBOOKS / "04_training.ipynb"
@@ -186,9 +186,9 @@ class _HistoryWatcher:
     history file, rewritten atomically at every log, is the progress a script can read.
     """
 
-    def __init__(self, path: Path, enabled: bool = True, every: float = 1.0):
-        self.path, self.enabled, self.every = path, enabled, every
-        self.printed = _history_steps(path)
+    def __init__(self, run_dir: Path, enabled: bool = True, every: float = 1.0):
+        self.run_dir, self.enabled, self.every = run_dir, enabled, every
+        self.printed = {row["step"] for row in self._rows()}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -207,12 +207,14 @@ class _HistoryWatcher:
         while not self.stop.wait(self.every):
             self._print_new()
 
-    def _print_new(self):
+    def _rows(self) -> list[dict]:
         try:
-            rows = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return
-        for row in rows:
+            return rundir.read_history(self.run_dir)
+        except (OSError, ValueError):  # not readable yet: the next look will tell
+            return []
+
+    def _print_new(self):
+        for row in self._rows():
             if row["step"] not in self.printed:
                 self.printed.add(row["step"])
                 speed = "untrained" if row.get("chars_per_sec") is None \
@@ -220,13 +222,6 @@ class _HistoryWatcher:
                 print(f"    step {row['step']:>6,}  train {row['train_bpc']:.3f} bpc  "
                       f"valid {row['valid_bpc']:.3f} bpc  {speed}  "
                       f"{row['elapsed'] / 60:.1f} min", flush=True)
-
-
-def _history_steps(path: Path) -> set:
-    try:
-        return {row["step"] for row in json.loads(path.read_text("utf-8"))}
-    except (OSError, ValueError):
-        return set()
 
 
 def notebook_defaults(path: Path) -> dict:
@@ -273,7 +268,7 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     else:
         if progress:
             print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
-        with _HistoryWatcher(run_dir / "history.json", enabled=progress):
+        with _HistoryWatcher(run_dir, enabled=progress):
             _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
     if progress:
         print(f"    sampling: {relative(SAMPLING)} -> {rel}", flush=True)
@@ -281,7 +276,7 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     metrics = collect_metrics(run_dir)
     metrics["wall_time_s"] = time.perf_counter() - started
     metrics["parameters"] = parameters
-    write_json(run_dir / "metrics.json", metrics)
+    rundir.write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -298,12 +293,10 @@ def collect_metrics(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     history = rundir.read_history(run_dir)
     if not history:
-        raise ValueError(f"{relative(run_dir / 'history.json')} is missing or empty: training "
+        raise ValueError(f"{relative(run_dir / rundir.HISTORY)} is missing or empty: training "
                          "never reached its first log")
     config = rundir.read_config(run_dir) or {}
-    samples_path = run_dir / "samples.json"
-    samples = read_json(samples_path, expect=dict) if samples_path.exists() \
-        else {"prompt": "", "samples": [{"text": ""}]}
+    samples = rundir.read_samples(run_dir) or {"prompt": "", "samples": [{"text": ""}]}
     last = history[-1]
     return {
         "steps": last["step"],
@@ -382,10 +375,11 @@ class SweepResult:
 def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> None:
     """A complete combination is reused only if it was run with the same parameters."""
     for combo in combos:
-        metrics_path = sweep_dir / combination_name(combo) / "metrics.json"
-        if not metrics_path.exists():
+        run_dir = sweep_dir / combination_name(combo)
+        metrics = rundir.read_metrics(run_dir)
+        if metrics is None:
             continue
-        before = read_json(metrics_path, expect=dict).get("parameters")
+        before = metrics.get("parameters")
         now = {**fixed, **combo}
         if before is not None and before != now:
             def shown(values, k):
@@ -394,7 +388,7 @@ def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> No
             changes = ", ".join(f"{k}: {shown(before, k)} there, {shown(now, k)} now"
                                 for k in sorted(set(before) | set(now))
                                 if before.get(k) != now.get(k))
-            raise ValueError(f"{relative(metrics_path.parent)} was run with other parameters "
+            raise ValueError(f"{relative(run_dir)} was run with other parameters "
                              f"({changes}); choose another --name, or delete that folder")
 
 
@@ -434,7 +428,7 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     if fail_fast and result.failures:
         print(f"sweep {name}: stopped at the first failure (--fail-fast), after "
               f"{len(result.rows)} of {len(combos)} runs; see "
-              f"{relative(sweep_dir / result.failures[0]['run'] / 'error.json')}", flush=True)
+              f"{relative(sweep_dir / result.failures[0]['run'] / rundir.ERROR)}", flush=True)
         return result
     try:
         _execute(COMPARING, sweep_dir / COMPARING.name, {"sweep_dir": relative(sweep_dir)},
@@ -453,18 +447,17 @@ def _run_combinations(combos: list[dict], fixed: dict, sweep_dir: Path, result: 
                       fail_fast: bool, progress: bool) -> None:
     for combo in combos:
         run_dir = sweep_dir / combination_name(combo)
-        done, failed = run_dir / "metrics.json", run_dir / "error.json"
-        if done.exists():
+        if (run_dir / rundir.METRICS).exists():
             print(f"  {run_dir.name}: already complete, skipped", flush=True)
         else:
             print(f"  {run_dir.name}: running", flush=True)
-            failed.unlink(missing_ok=True)
+            (run_dir / rundir.ERROR).unlink(missing_ok=True)
             try:
                 run_notebooks(run_dir, {**fixed, **combo}, progress)
             except Exception as exc:  # recorded, and the other combinations still run
                 run_dir.mkdir(parents=True, exist_ok=True)
-                write_json(failed, {"error": f"{type(exc).__name__}: {exc}",
-                                    "traceback": traceback.format_exc()})
+                rundir.write_error(run_dir, {"error": f"{type(exc).__name__}: {exc}",
+                                             "traceback": traceback.format_exc()})
                 print(f"  {run_dir.name}: FAILED: {exc}", flush=True)
         result.rows.append(_summary_row(combo, run_dir))
         if fail_fast and result.failures:
@@ -477,13 +470,12 @@ SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_pe
 
 def _summary_row(combo: dict, run_dir: Path) -> dict:
     row = {"run": run_dir.name, **combo}
-    metrics_path, error_path = run_dir / "metrics.json", run_dir / "error.json"
-    if metrics_path.exists():
-        metrics = read_json(metrics_path, expect=dict)
+    metrics = rundir.read_metrics(run_dir)
+    if metrics is not None:
         row.update(status="ok", error="", **{k: metrics.get(k, "") for k in SUMMARY_FIELDS})
     else:
-        error = read_json(error_path, expect=dict).get("error", "") if error_path.exists() \
-            else "did not finish"
+        failure = rundir.read_error(run_dir)
+        error = failure.get("error", "") if failure is not None else "did not finish"
         row.update(status="failed", error=error, **dict.fromkeys(SUMMARY_FIELDS, ""))
     return row
 
@@ -560,17 +552,10 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _read_json(path: Path):
-    return read_json(path)
-
-
 def _finished_run(path: Path, values: dict) -> RunRecord:
-    metrics_file, samples_file = path / "metrics.json", path / "samples.json"
-    return RunRecord(
-        path.name, path, "ok", values,
-        metrics=_read_json(metrics_file) if metrics_file.exists() else collect_metrics(path),
-        history=_read_json(path / "history.json"),
-        samples=_read_json(samples_file) if samples_file.exists() else None)
+    return RunRecord(path.name, path, "ok", values,
+                     metrics=rundir.read_metrics(path) or collect_metrics(path),
+                     history=rundir.read_history(path), samples=rundir.read_samples(path))
 
 
 def _resolve_folder(name: str, value) -> Path:
@@ -603,7 +588,7 @@ def read_sweep(sweep_dir) -> Comparison:
     for row in rows:
         path, values = source / row["run"], {name: row[name] for name in swept}
         if row["status"] == "ok":
-            if not (path / "metrics.json").exists():
+            if not (path / rundir.METRICS).exists():
                 raise FileNotFoundError(f"{relative(path)} is listed as ok in summary.csv but "
                                         "has no metrics.json")
             runs.append(_finished_run(path, values))
@@ -622,8 +607,7 @@ def read_runs(runs_dir="outputs/runs") -> Comparison:
             f"sweep_dir of a sweep made by `{SWEEP_COMMAND}`.")
     runs = []
     for path in sorted(p for p in source.iterdir() if p.is_dir()):
-        history_file = path / "history.json"
-        if history_file.exists() and _read_json(history_file):
+        if rundir.read_history(path):
             runs.append(_finished_run(path, {}))
         else:
             runs.append(RunRecord(path.name, path, "failed", {}, error=(

@@ -53,10 +53,9 @@ from helpers.config import PRESETS as PRESETS  # re-exported: helpers.training.P
 from helpers.config import TrainConfig, resolve_run_dir
 from helpers.encoding import Vocabulary, batch_dataset, sections
 from helpers.model import UNROLL_LIMIT, CharLSTM
-from helpers.paths import read_json, relative, write_json
+from helpers.paths import relative
 
 LN2 = math.log(2.0)
-PROGRESSION = "progression.json"  # samples taken during training, one per log
 
 
 def seed_everything(seed: int) -> None:
@@ -172,8 +171,8 @@ def _undo_failed_start(run_dir: Path) -> None:
     checkpoint_dir = run_dir / rundir.CHECKPOINTS
     if rundir.checkpoint_files(checkpoint_dir):
         return
-    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, corpus.CORPUS_FILE,
-                 PROGRESSION):
+    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, rundir.CORPUS,
+                 rundir.PROGRESSION):
         (run_dir / name).unlink(missing_ok=True)
     _remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
@@ -469,8 +468,8 @@ class _ProgressionSampler:
         self.generator = Generator(model, vocabulary, jit_compile=False)
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
-        self.config, self.path, self.traced = config, config.run_dir / PROGRESSION, False
-        self.rows = [row for row in (read_json(self.path) if self.path.exists() else [])
+        self.config, self.traced = config, False
+        self.rows = [row for row in rundir.read_progression(config.run_dir)
                      if row["step"] <= start]
 
     def record(self, step: int) -> None:
@@ -483,7 +482,7 @@ class _ProgressionSampler:
         self.traced = True
         self.rows.append({"step": step, "prompt": self.prompt, "temperature": 0.8,
                           "text": text})
-        write_json(self.path, self.rows)
+        rundir.write_progression(self.config.run_dir, self.rows)
 
 
 def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):
