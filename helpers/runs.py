@@ -125,10 +125,14 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> 
     try:
         # shutdown_kernel="immediate": the kernel is killed once the notebook is done or on
         # Ctrl-C, rather than asked to stop while a cell still runs, which it answers with a
-        # traceback; a run killed at any point resumes from its last checkpoint.
+        # traceback; a run killed at any point resumes from its last checkpoint. The kernel's
+        # own log goes to this terminal: at ERROR, it leaves out the warning every kernel
+        # started on TCP gives ("running over TCP without encryption", on 127.0.0.1 here).
+        # A cell's error and its stderr are outputs in the notebook, which this does not touch.
         papermill.execute_notebook(str(notebook), str(running), parameters=parameters,
                                    cwd=str(NOTEBOOKS), progress_bar=progress,
-                                   kernel_name="python3", shutdown_kernel="immediate")
+                                   kernel_name="python3", shutdown_kernel="immediate",
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except papermill.PapermillExecutionError as exc:
         _keep_failed(running, failed)
         raise RunError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: "

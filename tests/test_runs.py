@@ -347,6 +347,37 @@ def test_unknown_parameter_lists_the_valid_ones(tmp_path, capsys):
     assert "unknown parameter(s) max_step" in capsys.readouterr().err
 
 
+def test_a_run_prints_no_kernel_transport_warning_and_still_reports_errors(tmp_path):
+    """The kernel's "running over TCP without encryption" warning is not printed; a failing
+    cell still is reported, and its stderr kept in the notebook. A tiny notebook, no
+    TensorFlow; a process of its own, so that the kernel's stderr is what a terminal sees."""
+    cells = ["import sys\nprint('a warning of ours', file=sys.stderr)", "print('fine')",
+             "raise ValueError('boom')"]
+    for name, sources in (("good", cells[:2]), ("bad", cells)):
+        notebook = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(source) for source in sources],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}})
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    code = ("import sys; from pathlib import Path; from helpers import runs\n"
+            "name = sys.argv[1]; here = Path(sys.argv[2])\n"
+            "try:\n"
+            "    runs._execute(here / f'{name}.ipynb', here / f'{name}.out.ipynb', {}, False)\n"
+            "except runs.RunError as exc:\n"
+            "    print(f'error: {exc}', file=sys.stderr); sys.exit(1)\n")
+    done = {name: subprocess.run([sys.executable, "-c", code, name, str(tmp_path)], cwd=REPO_ROOT,
+                                 capture_output=True, text=True, timeout=120)
+            for name in ("good", "bad")}
+    assert done["good"].returncode == 0, done["good"].stderr
+    assert "a warning of ours" in stdout_of(tmp_path / "good.out.ipynb")  # kept, as stderr
+    assert done["bad"].returncode == 1
+    assert "bad.ipynb failed in cell 3: ValueError: boom" in done["bad"].stderr
+    [error] = errors_in(tmp_path / "bad.out.failed.ipynb")
+    assert error.evalue == "boom"
+    for result in done.values():
+        assert "running over TCP" not in result.stderr and "IPKernelApp" not in result.stderr
+
+
 @pytest.mark.parametrize("argv, message", [
     (["-p", "output_dir", "x", "--param", "max_steps", "1"], "helpers.runs chooses the run"),
     (["-p", "max_steps", "5", "--param", "max_steps", "1", "2"], "both swept (--param) and "
