@@ -186,12 +186,3 @@ def record_text(run_dir: Path, record: dict | None) -> None:
     """Write (or update, for a file that moved) the run directory's ``corpus.json``."""
     if record is not None:
         rundir.write_corpus(run_dir, record)
-
-
-def training_text(config) -> str:
-    """The text a run was trained on (the training part of its text_file, or its split)."""
-    if config.text_file is None:
-        return data.load_split(config.train_split, config.data_dir)
-    text = data.load_corpus(resolve_text_file(config.text_file))
-    return text[: split_sizes(len(text), config.valid_fraction)[0]]
-

@@ -300,7 +300,8 @@ def _integer_ids(ids) -> np.ndarray:
 # WikiText-2 is stored tokenised: spaces around punctuation (" , ", " . ", "( 24 in )"), and
 # hyphens, thousands separators and decimal points inside numbers marked " @-@ ", " @,@ ",
 # " @.@ ". The model learns (and generates) exactly that form; `detokenize` turns it into
-# ordinary text for a reader, and `tokenize` is its inverse on the markers handled here.
+# ordinary text for a reader (tests/test_encoding.py checks that it loses nothing, with an
+# inverse on the markers handled here).
 
 _NUMBER_MARKERS = (("@-@", "-"), ("@,@", ","), ("@.@", "."))
 _CLOSING = ",.;:!?%)]}"
@@ -330,26 +331,3 @@ def _detokenize_line(line: str) -> str:
     line = re.sub(rf" ([{re.escape(_CLOSING)}])(?= |$)", r"\1", line)
     line = re.sub(rf"(^| )([{re.escape(_OPENING)}]) ", r"\1\2", line)
     return re.sub(rf" ({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r"\1", line)
-
-
-def tokenize(text: str) -> str:
-    """WikiText's tokenisation of ordinary text, for the markers ``detokenize`` handles: the
-    inverse of ``detokenize`` on such text (tested as a round trip)."""
-    import re
-
-    lines = []
-    for line in text.split("\n"):
-        line = re.sub(rf" ?({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r" \1", line)
-        line = re.sub(rf"(^| )([{re.escape(_OPENING)}])(?=\S)", r"\1\2 ", line)
-        while True:  # "lb)." is two closing marks: split off the last, then the one before
-            split = re.sub(rf"(?<=\S)([{re.escape(_CLOSING)}])(?= |$)", r" \1", line)
-            if split == line:
-                break
-            line = split
-        line = re.sub(r'(^| )"(\S)', r'\1" \2', line)  # an opening quote
-        line = re.sub(r'(\S)"(?= |$)', r'\1 "', line)  # a closing quote
-        for marker, char in _NUMBER_MARKERS:
-            between = r"(?<=\w)" + re.escape(char) + r"(?=\w)"
-            line = re.sub(between, f" {marker} ", line)
-        lines.append(line)
-    return "\n".join(lines)

@@ -29,7 +29,6 @@ import html
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -493,9 +492,6 @@ class ColouredText:
 
     def _repr_png_(self) -> bytes:
         return _png_bytes(self.figure(), colours=64)
-
-    def save_png(self, path) -> None:
-        Path(path).write_bytes(self._repr_png_())
 
 
 def _png_bytes(fig, colours: int = 256) -> bytes:

@@ -52,9 +52,6 @@ PRINTED_LETTERS = 174
 PRINTED_LOSSES = {0: 5.14, 10: 6.58, 20: 5.76, 30: 3.71, 40: 3.59,
                   50: 3.68, 60: 3.32, 70: 3.53, 80: 3.43, 90: 3.21}
 
-#: The step count its text says it ran a second time with (its code says 100).
-SECOND_RUN_STEPS = 300
-
 #: Bytes per element of its arrays: ``X`` was made with ``dtype=int`` (NumPy's default
 #: integer: 8 bytes on 64-bit Linux and macOS, and on Windows from NumPy 2), ``y`` with
 #: ``np.zeros``' default, float64.
