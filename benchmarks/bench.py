@@ -1,17 +1,19 @@
 """Side-by-side measurements, in one run on one machine: python benchmarks/bench.py
 
 Prints and writes benchmarks/RESULTS.md:
-- training throughput (characters/s) of our FourGateLSTM, of keras.layers.LSTM, and of a
-  faithful TensorFlow 2 port of the original tutorial's graph (helpers.original: dense
-  one-hot input, eight products per step, the loss at every position as in the original,
-  plain SGD), at the same sizes, and ratios;
+- training throughput (characters/s) of our FourGateLSTM and of keras.layers.LSTM, each timed
+  through the step ``train`` runs (``helpers.training.build_training`` and
+  ``make_train_step``: Adam, the clipping, the loss in bits), and of a faithful TensorFlow 2
+  port of the original tutorial's graph (helpers.original: dense one-hot input, eight products
+  per step, the loss at every position as in the original, plain SGD), at the same sizes, and
+  ratios;
 - the FLOP/s our training step achieves as a share of this machine's measured matmul peak;
 - sampling throughput at batch 1: re-feeding the whole prefix, stateful generation one call
   per character, and the generation loop in one graph (with and without XLA);
 - peak resident memory of a default training run (a separate process).
 Each figure is the median of several repeats, interleaved so that a noisy neighbour hits all
 variants alike. Quick check: python benchmarks/bench.py --repeats 1 --steps 2
-Sampling only: python benchmarks/bench.py --only sampling
+Sampling only: python benchmarks/bench.py --only sampling (or --only training)
 """
 
 from __future__ import annotations
@@ -28,44 +30,35 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import original
 from helpers.backend import keras, tf
 from helpers.model import CharLSTM, lstm_training_flops
-from helpers.original import ORIGINAL, OriginalLSTM, make_train_step
 from helpers.paths import REPO_ROOT, relative
+from helpers.training import TrainConfig, build_training, make_train_step
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-def _train_step(model, optimizer, loss_of):
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = loss_of(model, x, y)
-        grads = tape.gradient(loss, model.trainable_variables)
-        grads, _ = tf.clip_by_global_norm(grads, 1.0)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return step
-
-
-def _sequence_loss(model, x, y):
-    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-        y, model(x, training=True), from_logits=True))
+def training_step(args, cell: str):
+    """``train``'s own step (``make_train_step``) for a CharLSTM of these sizes, as ``(x, y)
+    -> bits``; TrainConfig's defaults otherwise (Adam, clipping at 1.0)."""
+    config = TrainConfig(hidden_nodes=args.hidden_nodes, batch_size=args.batch_size,
+                         len_per_section=args.len_per_section, cell=cell)
+    model, optimizer, step = build_training(config, args.vocab_size)
+    train_step = make_train_step(model, optimizer, step, tf.distribute.get_strategy(), config)
+    return lambda x, y: train_step((x, y))
 
 
 def _build_trainers(args):
     vocab, hidden = args.vocab_size, args.hidden_nodes
-    trainers = {}
-    for name, cell in (("four_gate", "four_gate"), ("keras_lstm", "keras")):
-        model = CharLSTM(vocab, hidden, cell=cell).build_for()
-        trainers[name] = _train_step(model, keras.optimizers.Adam(1e-3), _sequence_loss)
+    trainers = {"four_gate": training_step(args, "four_gate"),
+                "keras_lstm": training_step(args, "keras")}
     # The original's graph as helpers.original ports it: eight products per step on dense
     # one-hot input, the loss at every position, plain SGD at its learning rate of 10. Its
     # label is the character after the section: the last target of our shifted windows.
-    original = OriginalLSTM(vocab, hidden, seed=0)
-    original(tf.zeros([1, 1, vocab]))
-    original_step = make_train_step(original, "sgd", ORIGINAL)
+    port = original.OriginalLSTM(vocab, hidden, seed=0)
+    port(tf.zeros([1, 1, vocab]))
+    original_step = original.make_train_step(port, "sgd", original.ORIGINAL)
     trainers["original_port"] = tf.function(lambda x, y: original_step(x, y[:, -1]))
     return trainers
 
@@ -201,9 +194,17 @@ def main():
     parser.add_argument("--steps", type=int, default=5, help="training steps per repeat")
     parser.add_argument("--memory-steps", type=int, default=100)
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--only", choices=["sampling"],
+    parser.add_argument("--only", choices=["sampling", "training"],
                         help="measure only this part and print it (RESULTS.md is not written)")
     args = parser.parse_args()
+
+    if args.only == "training":
+        print(f"training at hidden={args.hidden_nodes} batch={args.batch_size} "
+              f"len={args.len_per_section} vocab={args.vocab_size}, {args.repeats} repeats",
+              flush=True)
+        for name, rate in measure_training(args).items():
+            print(f"{name:<13} {rate:,.0f} chars/s")
+        return
 
     if args.only == "sampling":
         print(f"sampling at batch 1, hidden={args.hidden_nodes} vocab={args.vocab_size}, "

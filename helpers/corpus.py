@@ -27,11 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import data
+from helpers import data, rundir
 from helpers.encoding import Vocabulary, character_counts
-from helpers.paths import REPO_ROOT, read_json, relative, write_json
-
-CORPUS_FILE = "corpus.json"
+from helpers.paths import REPO_ROOT, relative
 
 
 @dataclass
@@ -153,14 +151,14 @@ def check_same_text(run_dir: Path, record: dict | None) -> None:
     may continue its run.
     """
     run_dir = Path(run_dir)
-    config_path, corpus_path = run_dir / "config.json", run_dir / CORPUS_FILE
-    if not config_path.exists():
+    config = rundir.read_config(run_dir)
+    if config is None:
         return  # a fresh run directory
-    if corpus_path.exists():
-        saved = read_json(corpus_path, dict)
+    saved = rundir.read_corpus(run_dir)
+    if saved is not None:
         same = record is not None and saved["sha256"] == record["sha256"]
     else:  # WikiText-2, or a file whose record was never written (stopped right there)
-        saved = read_json(config_path, dict).get("text_file")
+        saved = config.get("text_file")
         same = saved == (record and record["text_file"])
     if not same:
         raise ValueError(
@@ -187,13 +185,4 @@ def _describe(saved) -> str:
 def record_text(run_dir: Path, record: dict | None) -> None:
     """Write (or update, for a file that moved) the run directory's ``corpus.json``."""
     if record is not None:
-        write_json(Path(run_dir) / CORPUS_FILE, record)
-
-
-def training_text(config) -> str:
-    """The text a run was trained on (the training part of its text_file, or its split)."""
-    if config.text_file is None:
-        return data.load_split(config.train_split, config.data_dir)
-    text = data.load_corpus(resolve_text_file(config.text_file))
-    return text[: split_sizes(len(text), config.valid_fraction)[0]]
-
+        rundir.write_corpus(run_dir, record)

@@ -12,10 +12,10 @@ behind, so a failed download ends in one message that names every mirror and wha
 Where ``find_split`` and ``load_split`` look for ``wiki.<split>.raw``, first match wins:
 
 1. the ``data_dir`` argument;
-2. the folder named by the environment variable ``WIKITEXT_DIR``;
+2. the folder named by the environment variable ``WIKITEXT_DIR`` (where CI and developers
+   keep a copy);
 3. the repository's cache, ``data/wikitext-2-raw``;
-4. ``../shared/data/wikitext-2-raw`` next to the repository, if present (offline copies);
-5. otherwise a download into the cache.
+4. otherwise a download into the cache.
 
 ``WIKITEXT_MIRRORS`` (space-separated URLs) replaces the mirror list: a URL ending in ``.zip`` is
 an archive holding the files, anything else a folder under which ``wiki.<split>.raw`` lie.
@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -43,9 +42,11 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pooch
-import requests  # pooch downloads with requests; its exceptions tell us why a mirror failed
+import requests  # pooch downloads with requests; its exception types tell us why a mirror failed
+import urllib3
 
-from helpers.paths import DATA_CACHE, REPO_ROOT, relative
+from helpers.checks import person_watching
+from helpers.paths import DATA_CACHE, relative
 
 SPLITS = ("train", "valid", "test")
 FILENAMES = {split: f"wiki.{split}.raw" for split in SPLITS}
@@ -61,7 +62,6 @@ SHA256 = {
 SIZES = {"train": 10_940_747, "valid": 1_146_846, "test": 1_290_590, "zip": 4_721_645}
 
 CACHE_DIR = DATA_CACHE / "wikitext-2-raw"
-SHARED_DIR = REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw"
 
 DEFAULT_MIRRORS = (
     "https://wikitext.smerity.com/wikitext-2-raw-v1.zip",
@@ -96,7 +96,11 @@ class DownloadError(RuntimeError):
 
 
 class _MirrorFailed(Exception):
-    """A mirror answered, but not with what we need (an HTML page, a zip lacking a file)."""
+    """A mirror did not deliver what we need; the message says why, in one line.
+
+    Raised by this module's own checks (an HTML page, a zip lacking a file, a checksum) and
+    for what went wrong in the transfer, classified by the exception's type and HTTP status,
+    never by its text."""
 
 
 # --- Finding and checking files -----------------------------------------------------------
@@ -109,9 +113,9 @@ def _filename(split: str) -> str:
 
 
 def search_dirs() -> list[Path]:
-    """The folders `find_split` searches, in order: WIKITEXT_DIR (if set), cache, shared copy."""
+    """The folders `find_split` searches, in order: WIKITEXT_DIR (if set), then the cache."""
     env = os.environ.get("WIKITEXT_DIR", "").strip()
-    return ([Path(env).expanduser()] if env else []) + [CACHE_DIR, SHARED_DIR]
+    return ([Path(env).expanduser()] if env else []) + [CACHE_DIR]
 
 
 def find_split(split: str, data_dir: os.PathLike | str | None = None) -> Path:
@@ -119,9 +123,9 @@ def find_split(split: str, data_dir: os.PathLike | str | None = None) -> Path:
 
     An explicit `data_dir` must hold the file (FileNotFoundError otherwise): asking for one
     folder and silently getting another would hide a typo. A ``WIKITEXT_DIR`` that lacks the file
-    is different: the search falls through to the cache, the shared copy and a download, because
-    a folder holding only some splits (the shared copy has no train split) is a normal setup; the
-    final error, if any, lists every folder searched. A file that is found but fails its checksum
+    is different: the search falls through to the cache and a download, because a folder holding
+    only some splits (say test and valid, without train) is a normal setup; the final error, if
+    any, lists every folder searched. A file that is found but fails its checksum
     raises ChecksumError, wherever it is: a damaged copy is never skipped silently.
     """
     name = _filename(split)
@@ -355,26 +359,14 @@ def _download_into(dest: Path, wanted: list[str], mirrors: list[str]) -> dict[st
             _say(f"Downloading {url} into {relative(dest)}/")
             try:
                 done.update(fetch(url, these, dest))
-            except _FETCH_ERRORS as error:
-                failures.append(f"{url}: {_reason(error)}")
-                _say(f"  failed: {_reason(error)}")
+            except _MirrorFailed as failure:
+                failures.append(f"{url}: {failure}")
+                _say(f"  failed: {failure}")
 
     missing = [split for split in wanted if split not in done]
     if missing:
         raise DownloadError(_all_failed_message(missing, dest, failures))
     return {split: done[split] for split in wanted}
-
-
-# Everything a mirror can do wrong; any other exception is a bug and propagates.
-_FETCH_ERRORS = (
-    requests.RequestException,  # HTTP errors, refused connections, timeouts, truncated bodies
-    ValueError,  # pooch: checksum mismatch or unsupported URL; our ChecksumError
-    OSError,  # e.g. a connection reset that requests does not wrap
-    zipfile.BadZipFile,
-    zlib.error,  # a damaged deflate stream inside a zip that still opens
-    EOFError,  # a zip member cut short
-    _MirrorFailed,
-)
 
 
 def _intact(dest: Path, split: str) -> bool:
@@ -405,9 +397,59 @@ def _staging(dest: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _retrieve(url: str, known_hash: str | None, fname: str, staging: Path) -> Path:
+def _retrieve(url: str, fname: str, staging: Path) -> Path:
+    """Download ``url`` into ``staging/fname``; ``_MirrorFailed`` saying why if it fails.
+
+    The bytes are checked by the caller (``check_file``), not by pooch, so that a mismatch is
+    our ``ChecksumError`` with its likely cause.
+    """
+    try:
+        return _download(url, fname, staging)
+    except requests.HTTPError as error:
+        response = error.response
+        status = "" if response is None else f" {response.status_code} {response.reason}"
+        raise _MirrorFailed(f"HTTP{status}".rstrip()) from None
+    except requests.exceptions.ChunkedEncodingError:  # the body ended before its length
+        raise _MirrorFailed("the connection closed before the whole file arrived (truncated "
+                            "download)") from None
+    except (requests.RequestException, OSError) as error:
+        raise _MirrorFailed(_transfer_problem(error)) from None
+
+
+def _transfer_problem(error: BaseException) -> str:
+    """Why a connection or transfer failed, from the types of the exceptions requests wraps
+    (urllib3's, and the socket's ``OSError`` inside)."""
+    causes = _wrapped(error)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return "connection refused"
+    # Not urllib3's TimeoutError: its NewConnectionError (any failure to connect) is one too.
+    if isinstance(error, requests.Timeout) or any(
+            isinstance(cause, TimeoutError | urllib3.exceptions.ReadTimeoutError)
+            for cause in causes):
+        return f"timed out (no answer within {TIMEOUT:g} s)"
+    system = [cause for cause in causes if isinstance(cause, OSError) and cause.strerror]
+    detail = system[-1].strerror if system else type(causes[-1]).__name__
+    if isinstance(error, requests.ConnectionError):
+        return f"could not connect ({detail})"
+    return f"the download failed ({detail})"
+
+
+def _wrapped(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions it wraps, outermost first: requests' ConnectionError holds
+    urllib3's MaxRetryError, whose ``reason`` was raised from the socket's OSError."""
+    chain: list[BaseException] = []
+    while isinstance(error, BaseException) and error not in chain:
+        chain.append(error)
+        inner = error.__cause__ or error.__context__ or getattr(error, "reason", None)
+        if inner is None and error.args:
+            inner = error.args[0]
+        error = inner
+    return chain
+
+
+def _download(url: str, fname: str, staging: Path) -> Path:
     downloader = pooch.HTTPDownloader(
-        progressbar=_show_progress(),
+        progressbar=person_watching(),
         chunk_size=1 << 16,
         timeout=TIMEOUT,
         headers={"User-Agent": USER_AGENT},
@@ -418,7 +460,7 @@ def _retrieve(url: str, known_hash: str | None, fname: str, staging: Path) -> Pa
     logger.setLevel(logging.WARNING)
     try:
         fetched = pooch.retrieve(
-            url, known_hash=known_hash, fname=fname, path=staging, downloader=downloader
+            url, known_hash=None, fname=fname, path=staging, downloader=downloader
         )
     finally:
         logger.setLevel(level)
@@ -426,11 +468,22 @@ def _retrieve(url: str, known_hash: str | None, fname: str, staging: Path) -> Pa
 
 
 def _fetch_file(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
-    """One file from a per-file mirror; pooch checks its SHA-256 before keeping it."""
+    """One file from a per-file mirror, checked against its SHA-256 before it is kept."""
     (split,) = splits
     with _staging(dest) as staging:
-        fetched = _retrieve(url, f"sha256:{SHA256[split]}", FILENAMES[split], staging)
+        fetched = _retrieve(url, FILENAMES[split], staging)
+        _check_fetched(fetched, split, f"the downloaded {FILENAMES[split]}")
         return {split: _move_into_place(fetched, dest)}
+
+
+def _check_fetched(path: Path, split: str, label: str) -> Path:
+    """``check_file``, its ``ChecksumError`` told as a mirror's failure."""
+    try:
+        return check_file(path, split, label=label)
+    except ChecksumError as error:
+        raise _MirrorFailed(
+            f"checksum mismatch: {error.label} has SHA-256 {error.actual[:16]}..., expected "
+            f"{error.expected[:16]}... ({error.cause})") from None
 
 
 def _fetch_archive(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
@@ -443,7 +496,7 @@ def _fetch_archive(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
     uses, and verify each before anything is moved into `dest`.
     """
     with _staging(dest) as staging:
-        archive = _retrieve(url, None, "archive.zip", staging)
+        archive = _retrieve(url, "archive.zip", staging)
         extracted = {split: _extract(archive, split, staging) for split in splits}
         return {split: _move_into_place(path, dest) for split, path in extracted.items()}
 
@@ -456,14 +509,18 @@ def _extract(archive: Path, split: str, staging: Path) -> Path:
             raise _MirrorFailed("the server sent an HTML/XML page, not a zip (an error page?)")
         raise _MirrorFailed(f"not a zip file ({archive.stat().st_size:,} bytes)")
     name = FILENAMES[split]
-    with zipfile.ZipFile(archive) as zipped:
-        members = [m for m in zipped.namelist() if PurePosixPath(m).name == name]
-        if not members:
-            raise _MirrorFailed(f"the zip has no {name}")
-        target = staging / name
-        with zipped.open(members[0]) as source, open(target, "wb") as sink:
-            shutil.copyfileobj(source, sink, 1 << 20)
-    return check_file(target, split, label=f"{members[0]} in the zip")
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [m for m in zipped.namelist() if PurePosixPath(m).name == name]
+            if not members:
+                raise _MirrorFailed(f"the zip has no {name}")
+            target = staging / name
+            with zipped.open(members[0]) as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+    # A zip that opens can still hold a damaged deflate stream or a member cut short.
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _MirrorFailed(f"corrupt zip ({type(error).__name__}: {error})") from None
+    return _check_fetched(target, split, f"{members[0]} in the zip")
 
 
 def _move_into_place(fetched: Path, dest: Path) -> Path:
@@ -472,34 +529,6 @@ def _move_into_place(fetched: Path, dest: Path) -> Path:
     _verified.add(_stat_key(final))  # checked in staging; a rename keeps size and mtime
     _say(f"  saved {relative(final)}")
     return final
-
-
-def _reason(error: BaseException) -> str:
-    """One line saying why a mirror failed, without the noise of nested exception reprs."""
-    text = str(error)
-    if isinstance(error, requests.HTTPError) and error.response is not None:
-        return f"HTTP {error.response.status_code} {error.response.reason}".strip()
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
-        return "the connection closed before the whole file arrived (truncated download)"
-    if isinstance(error, requests.Timeout) or "timed out" in text.lower():
-        return f"timed out (no answer within {TIMEOUT:g} s)"
-    if isinstance(error, requests.ConnectionError):
-        if "refused" in text.lower():
-            return "connection refused"
-        cause = getattr(error.args[0], "reason", error.args[0]) if error.args else error
-        return f"could not connect ({str(cause).split('): ', 1)[-1]})"
-    if isinstance(error, ChecksumError):
-        return (
-            f"{error.label} has SHA-256 {error.actual[:16]}..., expected "
-            f"{error.expected[:16]}... ({error.cause})"
-        )
-    if isinstance(error, zipfile.BadZipFile | zlib.error | EOFError):
-        return f"corrupt zip ({text})"
-    match = re.search(r"expected sha256:(\w+) but got (\w+)", text)
-    if match:  # pooch's hash check on a per-file download
-        expected, actual = match.groups()
-        return f"checksum mismatch: SHA-256 {actual[:16]}..., expected {expected[:16]}..."
-    return text
 
 
 def _all_failed_message(missing: list[str], dest: Path, failures: list[str]) -> str:
@@ -512,18 +541,6 @@ def _all_failed_message(missing: list[str], dest: Path, failures: list[str]) -> 
         "them. WIKITEXT_MIRRORS (space-separated URLs: *.zip for an archive, else a folder of "
         "wiki.*.raw files) replaces the list of mirrors."
     )
-
-
-def _show_progress() -> bool:
-    """Progress bars in a terminal or a notebook only, not in logs or captured output."""
-    return getattr(sys.stderr, "isatty", lambda: False)() or _in_notebook()
-
-
-def _in_notebook() -> bool:
-    # "ipykernel" in sys.modules is not enough: pytest's nbval plugin imports it too.
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython else None
-    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def _say(message: str) -> None:

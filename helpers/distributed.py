@@ -8,13 +8,16 @@ directory. A worker learns where it stands from the environment variable ``TF_CO
 
     TF_CONFIG='{"cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]},
                 "task": {"type": "worker", "index": 0}}'      # index 1 on the second machine
-    python -m helpers.distributed worker --config-json '{"batch_size": 64, "max_steps": 1000}'
+    python -m helpers.distributed worker -p batch_size 64 -p max_steps 1000
 
-``batch_size`` is the global batch: each of N workers trains on ``batch_size / N`` rows of it.
-To try it on one machine, ``launch`` starts N local workers on free 127.0.0.1 ports (on CPU
-with ``--cpu-only``) and waits for them::
+The settings are read as ``helpers.runs`` reads them (``helpers.config``): ``--preset NAME``
+(``--preset main``: the main job's longer run) under ``-p NAME VALUE`` pairs naming
+``TrainConfig`` fields, checked before the worker joins the cluster. ``batch_size`` is the
+global batch: each of N workers trains on ``batch_size / N`` rows of it. To try it on one
+machine, ``launch`` starts N local workers on free 127.0.0.1 ports (on CPU with
+``--cpu-only``) and waits for them::
 
-    python -m helpers.distributed launch --workers 2 --cpu-only --config-json '{...}'
+    python -m helpers.distributed launch --workers 2 --cpu-only --preset main -p batch_size 128
 
 The strategy must exist before TensorFlow does anything else in the process, and importing
 ``helpers.backend`` (hence ``helpers.training``) already lists the devices, after which
@@ -36,6 +39,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.checks import check_int
+from helpers.config import (
+    TrainConfig,
+    add_parameter_options,
+    parameter_args,
+    parameters_from_args,
+    preset_values,
+)
 from helpers.paths import REPO_ROOT
 
 JOBS = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
@@ -108,30 +119,17 @@ def make_strategy(raw_tf_config: str | None = None):
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
-def _config_payload(config_json: str) -> dict:
-    try:
-        payload = json.loads(config_json)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--config-json is not valid JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise ValueError("--config-json must be a JSON object of TrainConfig fields")
-    return payload
+def worker_main(parameters: dict, preset: str | None = None) -> int:
+    """What one worker process runs: check its settings, build the strategy, then train.
 
-
-def worker_main(config_json: str) -> int:
-    """What one worker process runs: build the strategy, then train.
-
-    Prints, as its last line of output, a JSON object with this worker's task, whether it is
-    the chief, and the history ``train`` returned.
+    ``parameters`` (over ``preset``'s values) name TrainConfig fields. Prints, as its last line
+    of output, a JSON object with this worker's task, whether it is the chief, and the history
+    ``train`` returned.
     """
-    payload = _config_payload(config_json)
+    config = TrainConfig.from_parameters(parameters, preset).validate()
     strategy = make_strategy()
-    from helpers.training import TrainConfig, train  # only now: see the module docstring
+    from helpers.training import train  # only now: see the module docstring
 
-    unknown = sorted(set(payload) - set(TrainConfig.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"--config-json has fields TrainConfig does not know: {unknown}")
-    config = TrainConfig(**payload)
     is_chief = strategy.extended.should_checkpoint
     history = train(config, strategy=strategy, progress=False, verbose=is_chief)
     resolver = strategy.cluster_resolver
@@ -188,11 +186,13 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
                       log_dir: os.PathLike | str | None = None) -> list[WorkerResult]:
     """Run one worker per config on 127.0.0.1 (free ports); wait for all, return their output.
 
-    Normally every worker gets the same config. ``log_dir``: where worker<i>.out/.err are
+    Each config is a dict of TrainConfig fields, handed to its worker as ``-p NAME VALUE``
+    pairs; normally every worker gets the same one. ``log_dir``: where worker<i>.out/.err are
     written and kept (None: a temporary folder). Raises ``WorkersFailed`` if any worker fails
     or the time runs out. No worker outlives this call: when one fails the others would wait
     for it inside a collective operation, so they are killed at once.
     """
+    arguments = [parameter_args(config) for config in configs]  # before anything starts
     addresses = [f"127.0.0.1:{port}" for port in free_ports(len(configs))]
     procs, logs, killed = [], [], set()
     with contextlib.ExitStack() as stack:
@@ -200,7 +200,7 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
             log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="char-lstm-"))
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         try:
-            for index, config in enumerate(configs):
+            for index, args in enumerate(arguments):
                 tf_config = {"cluster": {"worker": addresses},
                              "task": {"type": "worker", "index": index}}
                 # Files, not pipes: a worker blocked on a full pipe would stall the others.
@@ -210,8 +210,7 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
                                                encoding="utf-8"))
                 logs.append((out, err))
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "helpers.distributed", "worker", "--config-json",
-                     json.dumps(config)],
+                    [sys.executable, "-m", "helpers.distributed", "worker", *args],
                     cwd=REPO_ROOT, stdout=out, stderr=err,
                     env={**os.environ, **(env or {}), "TF_CONFIG": json.dumps(tf_config)}))
             reason = _wait_for_all(procs, timeout)
@@ -256,8 +255,7 @@ def main(argv=None) -> int:
     worker = commands.add_parser("worker", help="run one worker (its place: TF_CONFIG)")
     launch = commands.add_parser("launch", help="run N local workers on 127.0.0.1")
     for sub in (worker, launch):
-        sub.add_argument("--config-json", default="{}",
-                         help="TrainConfig fields as a JSON object (default: all defaults)")
+        add_parameter_options(sub)
     launch.add_argument("--workers", type=int, default=2)
     launch.add_argument("--cpu-only", action="store_true",
                         help="hide the GPUs from the workers (CUDA_VISIBLE_DEVICES='')")
@@ -266,14 +264,15 @@ def main(argv=None) -> int:
                         "temporary folder, printed)")
     args = parser.parse_args(argv)
     try:
+        parameters = parameters_from_args(args)
         if args.command == "worker":
-            return worker_main(args.config_json)
-        if args.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        payload = _config_payload(args.config_json)
+            return worker_main(parameters, args.preset)
+        check_int("--workers", args.workers)
+        parameters = {**preset_values(args.preset), **parameters}
+        TrainConfig.from_parameters(parameters).validate()  # before any worker starts
         log_dir = args.log_dir or tempfile.mkdtemp(prefix="char-lstm-workers-")
         print(f"worker logs: {log_dir}/worker<i>.out and .err", flush=True)
-        results = run_local_workers([payload] * args.workers, timeout=args.timeout,
+        results = run_local_workers([parameters] * args.workers, timeout=args.timeout,
                                     env={"CUDA_VISIBLE_DEVICES": ""} if args.cpu_only else None,
                                     log_dir=log_dir)
         print(results[0].stdout, end="")  # the chief's log

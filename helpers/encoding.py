@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.checks import check_int
 from helpers.paths import DamagedFileError, read_json, relative, write_text
 
 UNKNOWN_ID = 0
@@ -57,8 +58,7 @@ class Vocabulary:
     @classmethod
     def from_counts(cls, counts: dict[str, int], min_count: int = 1) -> Vocabulary:
         """The characters counted at least ``min_count`` times (see `character_counts`)."""
-        if min_count < 1:
-            raise ValueError(f"min_count must be at least 1, got {min_count}")
+        check_int("min_count", min_count)
         if not any(counts.values()):
             raise ValueError("cannot build a vocabulary from an empty text")
         return cls(tuple(sorted(c for c, n in counts.items() if n >= min_count)))
@@ -196,11 +196,6 @@ def character_counts(text: str, start: int = 0, stop: int | None = None) -> Coun
                                                    strict=True)})
 
 
-def _check_window(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarray, np.ndarray]:
     """The original tutorial's training examples, as views over ``ids`` (no copy per window).
 
@@ -208,8 +203,8 @@ def sections(ids: np.ndarray, len_per_section: int, skip: int) -> tuple[np.ndarr
     right after it; windows start every ``skip`` characters for as long as a target follows,
     the same sections (and the same number of them) as the original's.
     """
-    _check_window("len_per_section", len_per_section)
-    _check_window("skip", skip)
+    check_int("len_per_section", len_per_section)
+    check_int("skip", skip)
     ids = np.asarray(ids)
     if len(ids) <= len_per_section:
         raise ValueError(
@@ -250,8 +245,8 @@ def batch_dataset(
     """
     from helpers.backend import tf  # imported here so the data and encoding stages stay light
 
-    _check_window("batch_size", batch_size)
-    _check_window("len_per_section", len_per_section)
+    check_int("batch_size", batch_size)
+    check_int("len_per_section", len_per_section)
     skip = len_per_section if skip is None else skip
     ids = _integer_ids(ids)
     windows, _ = sections(ids, len_per_section + 1, skip)
@@ -305,7 +300,8 @@ def _integer_ids(ids) -> np.ndarray:
 # WikiText-2 is stored tokenised: spaces around punctuation (" , ", " . ", "( 24 in )"), and
 # hyphens, thousands separators and decimal points inside numbers marked " @-@ ", " @,@ ",
 # " @.@ ". The model learns (and generates) exactly that form; `detokenize` turns it into
-# ordinary text for a reader, and `tokenize` is its inverse on the markers handled here.
+# ordinary text for a reader (tests/test_encoding.py checks that it loses nothing, with an
+# inverse on the markers handled here).
 
 _NUMBER_MARKERS = (("@-@", "-"), ("@,@", ","), ("@.@", "."))
 _CLOSING = ",.;:!?%)]}"
@@ -335,26 +331,3 @@ def _detokenize_line(line: str) -> str:
     line = re.sub(rf" ([{re.escape(_CLOSING)}])(?= |$)", r"\1", line)
     line = re.sub(rf"(^| )([{re.escape(_OPENING)}]) ", r"\1\2", line)
     return re.sub(rf" ({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r"\1", line)
-
-
-def tokenize(text: str) -> str:
-    """WikiText's tokenisation of ordinary text, for the markers ``detokenize`` handles: the
-    inverse of ``detokenize`` on such text (tested as a round trip)."""
-    import re
-
-    lines = []
-    for line in text.split("\n"):
-        line = re.sub(rf" ?({'|'.join(map(re.escape, _CONTRACTIONS))})(?= |$)", r" \1", line)
-        line = re.sub(rf"(^| )([{re.escape(_OPENING)}])(?=\S)", r"\1\2 ", line)
-        while True:  # "lb)." is two closing marks: split off the last, then the one before
-            split = re.sub(rf"(?<=\S)([{re.escape(_CLOSING)}])(?= |$)", r" \1", line)
-            if split == line:
-                break
-            line = split
-        line = re.sub(r'(^| )"(\S)', r'\1" \2', line)  # an opening quote
-        line = re.sub(r'(\S)"(?= |$)', r'\1 "', line)  # a closing quote
-        for marker, char in _NUMBER_MARKERS:
-            between = r"(?<=\w)" + re.escape(char) + r"(?=\w)"
-            line = re.sub(between, f" {marker} ", line)
-        lines.append(line)
-    return "\n".join(lines)

@@ -29,11 +29,11 @@ import html
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from helpers.backend import keras, tf
+from helpers.checks import check_int
 from helpers.encoding import Vocabulary
 from helpers.model import FourGateLSTM
 
@@ -284,8 +284,7 @@ TRACKING_CRITERION = (f"|r| at least {CHANCE_FACTOR:g} times the chance level an
 def find_units(activations, signals: dict[str, np.ndarray], source: str = "cell",
                top: int = 1) -> list[UnitMatch]:
     """For each signal, the ``top`` units of ``activations`` with the largest |correlation|."""
-    if not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
+    check_int("top", top)
     names = list(signals)
     stacked = np.stack([np.asarray(signals[name], np.float64) for name in names], axis=1)
     r = correlations(activations, stacked)
@@ -493,9 +492,6 @@ class ColouredText:
 
     def _repr_png_(self) -> bytes:
         return _png_bytes(self.figure(), colours=64)
-
-    def save_png(self, path) -> None:
-        Path(path).write_bytes(self._repr_png_())
 
 
 def _png_bytes(fig, colours: int = 256) -> bytes:

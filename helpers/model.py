@@ -19,8 +19,8 @@ The weights are stored like Keras's ``LSTMCell`` (``kernel (input_dim, 4H)``,
 from __future__ import annotations
 
 from helpers.backend import keras, tf
-
-CELLS = ("four_gate", "keras")
+from helpers.checks import check_int
+from helpers.config import CELLS
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow
@@ -44,8 +44,7 @@ class FourGateLSTM(keras.layers.Layer):
     def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
+        check_int("units", units)
         self.units = units
         self.return_sequences = return_sequences
         self.return_state = return_state
@@ -222,8 +221,7 @@ class CharLSTM(keras.Model):
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
         for name, value in (("vocab_size", vocab_size), ("hidden_nodes", hidden_nodes),
                             ("num_layers", num_layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.vocab_size = vocab_size

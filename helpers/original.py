@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.backend import keras, tf
+from helpers.checks import check_int
 from helpers.encoding import Vocabulary, sections
 
 LN2 = math.log(2.0)
@@ -50,9 +51,6 @@ PRINTED_LETTERS = 174
 #: averaged over every position of one batch, before that step's update.
 PRINTED_LOSSES = {0: 5.14, 10: 6.58, 20: 5.76, 30: 3.71, 40: 3.59,
                   50: 3.68, 60: 3.32, 70: 3.53, 80: 3.43, 90: 3.21}
-
-#: The step count its text says it ran a second time with (its code says 100).
-SECOND_RUN_STEPS = 300
 
 #: Bytes per element of its arrays: ``X`` was made with ``dtype=int`` (NumPy's default
 #: integer: 8 bytes on 64-bit Linux and macOS, and on Windows from NumPy 2), ``y`` with
@@ -173,9 +171,8 @@ def section_arithmetic(n_chars: int, vocab_size: int, settings: Settings = ORIGI
     it; ``X`` holds ``(sections, vocab_size, vocab_size)`` integers and ``y``
     ``(sections, vocab_size)`` float64 values.
     """
-    for name, value in (("n_chars", n_chars), ("vocab_size", vocab_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_int("n_chars", n_chars)
+    check_int("vocab_size", vocab_size)
     n_sections = len(range(0, n_chars - settings.len_per_section, settings.skip))
     x_shape = (n_sections, vocab_size, vocab_size)
     y_shape = (n_sections, vocab_size)
@@ -294,9 +291,8 @@ class OriginalLSTM(keras.Model):
         super().__init__(**kwargs)
         if candidate not in CANDIDATES:
             raise ValueError(f"candidate must be one of {CANDIDATES}, got {candidate!r}")
-        for name, value in (("vocab_size", vocab_size), ("hidden_nodes", hidden_nodes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int("vocab_size", vocab_size)
+        check_int("hidden_nodes", hidden_nodes)
         self.vocab_size, self.hidden_nodes, self.candidate = vocab_size, hidden_nodes, candidate
         counter = iter(range(100))
 
@@ -457,8 +453,7 @@ def train_original(settings: Settings = DEMO, steps: int | None = None,
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     steps = settings.max_steps if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    check_int("steps", steps)
     if text is None:
         from helpers import data
 
@@ -501,8 +496,7 @@ def generate_original(model: OriginalLSTM, vocabulary: Vocabulary, sampler=liter
     batch 1 with its state kept between calls. ``sampler`` draws from
     ``np.random.default_rng(seed)``.
     """
-    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 0:
-        raise ValueError(f"num_chars must be a non-negative integer, got {num_chars!r}")
+    check_int("num_chars", num_chars, minimum=0)
     if not prompt:
         raise ValueError("the original's generation needs a prompt of at least one character")
     sampler = SAMPLERS.get(sampler, sampler)

@@ -1,15 +1,25 @@
 """A run directory's files, read and written in one place, without importing TensorFlow.
 
-``helpers.training`` writes a run directory and ``helpers.runs`` and ``helpers.generate`` read
-it; the file names, the checkpoints found by their file names, and the lock that keeps two
-trainings out of one folder live here::
+``helpers.training`` and ``helpers.corpus`` write a run directory, notebook 05 and
+``helpers.runs`` add to it, and ``helpers.runs`` and ``helpers.generate`` read it; the file
+names, their readers and writers, the checkpoints found by their file names, and the lock that
+keeps two trainings out of one folder live here::
 
     config.json        the TrainConfig
-    vocabulary.json    the characters, in id order
+    vocabulary.json    the characters, in id order (``Vocabulary.save`` and ``load``)
+    corpus.json        with ``text_file`` only: the file's path, SHA-256, size and split
     history.json       one row per log
+    progression.json   a sample from the prompt at each log
     checkpoints/       ckpt-<step>.index and ckpt-<step>.data-*, and TensorFlow's ``checkpoint``
                        file naming the latest; damaged/ holds checkpoints found damaged
     .lock              held (``flock``) by the process training into the folder
+    samples.json       05's samples (and samples.txt, the first one as text)
+    metrics.json       ``helpers.runs``: a finished run's figures
+    error.json         ``helpers.runs``: why a sweep's run failed
+
+Every JSON file is written atomically (``paths.write_json``); a damaged one is an error naming
+it (``paths.read_json``). A reader returns None (an empty list for the lists) where its file is
+missing.
 
 Checkpoints are found by their file names rather than through TensorFlow's ``checkpoint``
 file: a damaged or missing ``checkpoint`` file, or a missing ``.index``, must never make a
@@ -36,8 +46,14 @@ except ImportError:  # Windows: no advisory locks; a second training is not dete
 
 CONFIG = "config.json"
 VOCABULARY = "vocabulary.json"
+CORPUS = "corpus.json"
 HISTORY = "history.json"
+PROGRESSION = "progression.json"
 CHECKPOINTS = "checkpoints"
+SAMPLES = "samples.json"
+SAMPLES_TEXT = "samples.txt"
+METRICS = "metrics.json"
+ERROR = "error.json"
 DAMAGED = "damaged"
 LOCK = ".lock"
 
@@ -66,23 +82,70 @@ def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") ->
                          f"({details}); choose another {choose} to start afresh")
 
 
+def _read(run_dir: Path, name: str, kind: type):
+    path = Path(run_dir) / name
+    if not path.exists():
+        return [] if kind is list else None
+    return read_json(path, expect=kind)
+
+
 def read_config(run_dir: Path) -> dict | None:
     """The saved configuration as a dict, or None when there is none."""
-    path = Path(run_dir) / CONFIG
-    return read_json(path, expect=dict) if path.exists() else None
-
-
-def read_history(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / HISTORY
-    return read_json(path, expect=list) if path.exists() else []
+    return _read(run_dir, CONFIG, dict)
 
 
 def write_config(run_dir: Path, config: dict) -> None:
     write_json(Path(run_dir) / CONFIG, config)
 
 
+def read_corpus(run_dir: Path) -> dict | None:
+    return _read(run_dir, CORPUS, dict)
+
+
+def write_corpus(run_dir: Path, record: dict) -> None:
+    write_json(Path(run_dir) / CORPUS, record)
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    return _read(run_dir, HISTORY, list)
+
+
 def write_history(run_dir: Path, history: list[dict]) -> None:
     write_json(Path(run_dir) / HISTORY, history)
+
+
+def read_progression(run_dir: Path) -> list[dict]:
+    return _read(run_dir, PROGRESSION, list)
+
+
+def write_progression(run_dir: Path, rows: list[dict]) -> None:
+    write_json(Path(run_dir) / PROGRESSION, rows)
+
+
+def read_samples(run_dir: Path) -> dict | None:
+    return _read(run_dir, SAMPLES, dict)
+
+
+def write_samples(run_dir: Path, record: dict, text: str) -> None:
+    """05's ``record`` (prompt, step, samples) into samples.json, ``text`` into samples.txt."""
+    write_json(Path(run_dir) / SAMPLES, record)
+    write_text(Path(run_dir) / SAMPLES_TEXT, text)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    return _read(run_dir, METRICS, dict)
+
+
+def write_metrics(run_dir: Path, metrics: dict) -> None:
+    write_json(Path(run_dir) / METRICS, metrics)
+
+
+def read_error(run_dir: Path) -> dict | None:
+    return _read(run_dir, ERROR, dict)
+
+
+def write_error(run_dir: Path, error: dict) -> None:
+    write_json(Path(run_dir) / ERROR, error)
 
 
 # --- Checkpoints, by file name -------------------------------------------------------------

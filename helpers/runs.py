@@ -1,8 +1,10 @@
 """Run the notebooks from the command line with papermill: the main job, and sweeps.
 
-    python -m helpers.runs main [--name NAME] [-p max_steps 3000 ...] [--outputs DIR]
+    python -m helpers.runs main [--name NAME] [--preset NAME] [-p max_steps 3000 ...]
+                                [--outputs DIR]
     python -m helpers.runs sweep --param max_steps 100 300 1000 [--param hidden_nodes 128 256]
-                                 [--name NAME] [-p name value ...] [--fail-fast] [--outputs DIR]
+                                 [--name NAME] [--preset NAME] [-p name value ...] [--fail-fast]
+                                 [--outputs DIR]
 
 A run executes ``04_training`` then ``05_sampling`` into its own directory; each notebook
 receives the ``-p`` parameters it declares (``--help-notebook`` in papermill lists them).
@@ -18,6 +20,10 @@ replaces the executed notebook of an earlier, good run. Ctrl-C ends with one lin
 was finished (exit status 130). ``--name`` is a plain folder name.
 
 ``--outputs DIR`` puts everything under DIR instead of the repository's ``outputs/``.
+
+``main`` trains with the "main" preset (``helpers.config.PRESETS``: more steps than 04's
+defaults) under the ``-p`` values; ``--preset`` chooses another. A sweep uses no preset unless
+given one; the swept values win over the preset's.
 
 ``-p text_file PATH`` trains on your own UTF-8 text instead of WikiText-2; on the command line a
 relative PATH is taken from the current folder (the notebooks resolve it from the repository
@@ -42,24 +48,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import rundir
-from helpers.paths import OUTPUTS, REPO_ROOT, read_json, relative, write_json
+from helpers.config import (
+    PATH_PARAMETERS,
+    add_parameter_options,
+    parameters_from_args,
+    parse_value,
+    paths_from_here,
+    preset_values,
+)
+from helpers.paths import OUTPUTS, REPO_ROOT, relative
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TRAINING = NOTEBOOKS / "04_training.ipynb"
 SAMPLING = NOTEBOOKS / "05_sampling.ipynb"
 COMPARING = NOTEBOOKS / "06_comparing_runs.ipynb"
 
-# The main job's own defaults, over the notebooks' quicker ones (benchmarks/RESULTS.md has
-# the measurements behind them): about 15 minutes on a 2-core laptop.
-MAIN_DEFAULTS = {"max_steps": 2000, "log_every": 100, "save_every": 250}
-
-
 # Set by this module for every run: the run directory itself.
 RESERVED = ("output_dir", "run_dir")
-
-# Parameters that name a file. Relative paths given on the command line are taken from the
-# current folder; the notebooks take them from the repository root, so they are rewritten.
-PATH_PARAMETERS = ("text_file",)
 
 
 class RunError(RuntimeError):
@@ -79,20 +84,6 @@ def check_run_name(name: str, what: str = "--name") -> str:
                          "starting with a dot (runs stay under outputs/runs/ and "
                          "outputs/sweeps/)")
     return name
-
-
-def parse_value(text: str):
-    """papermill's ``-p`` spelling: ints, floats, True/False and None are inferred."""
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def notebook_parameters(path: Path) -> dict:
@@ -134,10 +125,14 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> 
     try:
         # shutdown_kernel="immediate": the kernel is killed once the notebook is done or on
         # Ctrl-C, rather than asked to stop while a cell still runs, which it answers with a
-        # traceback; a run killed at any point resumes from its last checkpoint.
+        # traceback; a run killed at any point resumes from its last checkpoint. The kernel's
+        # own log goes to this terminal: at ERROR, it leaves out the warning every kernel
+        # started on TCP gives ("running over TCP without encryption", on 127.0.0.1 here).
+        # A cell's error and its stderr are outputs in the notebook, which this does not touch.
         papermill.execute_notebook(str(notebook), str(running), parameters=parameters,
                                    cwd=str(NOTEBOOKS), progress_bar=progress,
-                                   kernel_name="python3", shutdown_kernel="immediate")
+                                   kernel_name="python3", shutdown_kernel="immediate",
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except papermill.PapermillExecutionError as exc:
         _keep_failed(running, failed)
         raise RunError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: "
@@ -195,9 +190,9 @@ class _HistoryWatcher:
     history file, rewritten atomically at every log, is the progress a script can read.
     """
 
-    def __init__(self, path: Path, enabled: bool = True, every: float = 1.0):
-        self.path, self.enabled, self.every = path, enabled, every
-        self.printed = _history_steps(path)
+    def __init__(self, run_dir: Path, enabled: bool = True, every: float = 1.0):
+        self.run_dir, self.enabled, self.every = run_dir, enabled, every
+        self.printed = {row["step"] for row in self._rows()}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -216,12 +211,14 @@ class _HistoryWatcher:
         while not self.stop.wait(self.every):
             self._print_new()
 
-    def _print_new(self):
+    def _rows(self) -> list[dict]:
         try:
-            rows = json.loads(self.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return
-        for row in rows:
+            return rundir.read_history(self.run_dir)
+        except (OSError, ValueError):  # not readable yet: the next look will tell
+            return []
+
+    def _print_new(self):
+        for row in self._rows():
             if row["step"] not in self.printed:
                 self.printed.add(row["step"])
                 speed = "untrained" if row.get("chars_per_sec") is None \
@@ -229,13 +226,6 @@ class _HistoryWatcher:
                 print(f"    step {row['step']:>6,}  train {row['train_bpc']:.3f} bpc  "
                       f"valid {row['valid_bpc']:.3f} bpc  {speed}  "
                       f"{row['elapsed'] / 60:.1f} min", flush=True)
-
-
-def _history_steps(path: Path) -> set:
-    try:
-        return {row["step"] for row in json.loads(path.read_text("utf-8"))}
-    except (OSError, ValueError):
-        return set()
 
 
 def notebook_defaults(path: Path) -> dict:
@@ -282,7 +272,7 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     else:
         if progress:
             print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
-        with _HistoryWatcher(run_dir / "history.json", enabled=progress):
+        with _HistoryWatcher(run_dir, enabled=progress):
             _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
     if progress:
         print(f"    sampling: {relative(SAMPLING)} -> {rel}", flush=True)
@@ -290,7 +280,7 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     metrics = collect_metrics(run_dir)
     metrics["wall_time_s"] = time.perf_counter() - started
     metrics["parameters"] = parameters
-    write_json(run_dir / "metrics.json", metrics)
+    rundir.write_metrics(run_dir, metrics)
     return metrics
 
 
@@ -307,12 +297,10 @@ def collect_metrics(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     history = rundir.read_history(run_dir)
     if not history:
-        raise ValueError(f"{relative(run_dir / 'history.json')} is missing or empty: training "
+        raise ValueError(f"{relative(run_dir / rundir.HISTORY)} is missing or empty: training "
                          "never reached its first log")
     config = rundir.read_config(run_dir) or {}
-    samples_path = run_dir / "samples.json"
-    samples = read_json(samples_path, expect=dict) if samples_path.exists() \
-        else {"prompt": "", "samples": [{"text": ""}]}
+    samples = rundir.read_samples(run_dir) or {"prompt": "", "samples": [{"text": ""}]}
     last = history[-1]
     return {
         "steps": last["step"],
@@ -329,9 +317,11 @@ def collect_metrics(run_dir: Path) -> dict:
     }
 
 
-def main_job(name: str, parameters: dict, outputs: Path | None = None) -> int:
+def main_job(name: str, parameters: dict, outputs: Path | None = None,
+             preset: str | None = "main") -> int:
+    """Train and sample into ``runs/NAME`` with ``preset``'s values under ``parameters``."""
     run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
-    parameters = {**MAIN_DEFAULTS, **parameters}
+    parameters = {**preset_values(preset), **parameters}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
     try:
@@ -374,25 +364,6 @@ def _check_distinct_names(combos: list[dict]) -> None:
                          "files are named by their file name): give the files distinct names")
 
 
-def paths_from_here(parameters: dict, here: Path | None = None) -> dict:
-    """``parameters`` with each relative file path (say ``text_file``) made to name the same
-    file from the repository root: repository-relative inside it, absolute outside."""
-    here = Path.cwd() if here is None else Path(here)
-    return {name: _from_here(value, here) if name in PATH_PARAMETERS else value
-            for name, value in parameters.items()}
-
-
-def _from_here(value, here: Path):
-    if isinstance(value, list):
-        return [_from_here(v, here) for v in value]
-    if not isinstance(value, str) or not value:
-        return value
-    path = Path(value).expanduser()
-    path = Path(os.path.abspath(path if path.is_absolute() else here / path))
-    inside = path == REPO_ROOT or REPO_ROOT in path.parents
-    return relative(path) if inside else str(path)
-
-
 @dataclass
 class SweepResult:
     """What ``sweep`` returns: where it wrote, one summary row per combination run."""
@@ -408,10 +379,11 @@ class SweepResult:
 def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> None:
     """A complete combination is reused only if it was run with the same parameters."""
     for combo in combos:
-        metrics_path = sweep_dir / combination_name(combo) / "metrics.json"
-        if not metrics_path.exists():
+        run_dir = sweep_dir / combination_name(combo)
+        metrics = rundir.read_metrics(run_dir)
+        if metrics is None:
             continue
-        before = read_json(metrics_path, expect=dict).get("parameters")
+        before = metrics.get("parameters")
         now = {**fixed, **combo}
         if before is not None and before != now:
             def shown(values, k):
@@ -420,24 +392,26 @@ def _check_complete_runs(combos: list[dict], fixed: dict, sweep_dir: Path) -> No
             changes = ", ".join(f"{k}: {shown(before, k)} there, {shown(now, k)} now"
                                 for k in sorted(set(before) | set(now))
                                 if before.get(k) != now.get(k))
-            raise ValueError(f"{relative(metrics_path.parent)} was run with other parameters "
+            raise ValueError(f"{relative(run_dir)} was run with other parameters "
                              f"({changes}); choose another --name, or delete that folder")
 
 
 def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
           fail_fast: bool = False, progress: bool = True,
-          outputs: Path | None = None) -> SweepResult:
+          outputs: Path | None = None, preset: str | None = None) -> SweepResult:
     """One run per combination of ``grid``, then summary.csv and 06_comparing_runs.
 
-    A failing combination is recorded in its ``error.json`` and the others still run (with
-    ``fail_fast``, the sweep stops there, writes summary.csv and skips 06). The result's
-    ``failures`` lists the combinations that did not finish.
+    Every run gets ``fixed`` over ``preset``'s values (those not swept). A failing combination
+    is recorded in its ``error.json`` and the others still run (with ``fail_fast``, the sweep
+    stops there, writes summary.csv and skips 06). The result's ``failures`` lists the
+    combinations that did not finish.
     """
     if not grid:
         raise ValueError("a sweep needs at least one --param NAME VALUE [VALUE ...]")
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
+    fixed = {**{k: v for k, v in preset_values(preset).items() if k not in grid}, **fixed}
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
@@ -458,7 +432,7 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     if fail_fast and result.failures:
         print(f"sweep {name}: stopped at the first failure (--fail-fast), after "
               f"{len(result.rows)} of {len(combos)} runs; see "
-              f"{relative(sweep_dir / result.failures[0]['run'] / 'error.json')}", flush=True)
+              f"{relative(sweep_dir / result.failures[0]['run'] / rundir.ERROR)}", flush=True)
         return result
     try:
         _execute(COMPARING, sweep_dir / COMPARING.name, {"sweep_dir": relative(sweep_dir)},
@@ -477,18 +451,17 @@ def _run_combinations(combos: list[dict], fixed: dict, sweep_dir: Path, result: 
                       fail_fast: bool, progress: bool) -> None:
     for combo in combos:
         run_dir = sweep_dir / combination_name(combo)
-        done, failed = run_dir / "metrics.json", run_dir / "error.json"
-        if done.exists():
+        if (run_dir / rundir.METRICS).exists():
             print(f"  {run_dir.name}: already complete, skipped", flush=True)
         else:
             print(f"  {run_dir.name}: running", flush=True)
-            failed.unlink(missing_ok=True)
+            (run_dir / rundir.ERROR).unlink(missing_ok=True)
             try:
                 run_notebooks(run_dir, {**fixed, **combo}, progress)
             except Exception as exc:  # recorded, and the other combinations still run
                 run_dir.mkdir(parents=True, exist_ok=True)
-                write_json(failed, {"error": f"{type(exc).__name__}: {exc}",
-                                    "traceback": traceback.format_exc()})
+                rundir.write_error(run_dir, {"error": f"{type(exc).__name__}: {exc}",
+                                             "traceback": traceback.format_exc()})
                 print(f"  {run_dir.name}: FAILED: {exc}", flush=True)
         result.rows.append(_summary_row(combo, run_dir))
         if fail_fast and result.failures:
@@ -501,13 +474,12 @@ SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_pe
 
 def _summary_row(combo: dict, run_dir: Path) -> dict:
     row = {"run": run_dir.name, **combo}
-    metrics_path, error_path = run_dir / "metrics.json", run_dir / "error.json"
-    if metrics_path.exists():
-        metrics = read_json(metrics_path, expect=dict)
+    metrics = rundir.read_metrics(run_dir)
+    if metrics is not None:
         row.update(status="ok", error="", **{k: metrics.get(k, "") for k in SUMMARY_FIELDS})
     else:
-        error = read_json(error_path, expect=dict).get("error", "") if error_path.exists() \
-            else "did not finish"
+        failure = rundir.read_error(run_dir)
+        error = failure.get("error", "") if failure is not None else "did not finish"
         row.update(status="failed", error=error, **dict.fromkeys(SUMMARY_FIELDS, ""))
     return row
 
@@ -584,17 +556,10 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _read_json(path: Path):
-    return read_json(path)
-
-
 def _finished_run(path: Path, values: dict) -> RunRecord:
-    metrics_file, samples_file = path / "metrics.json", path / "samples.json"
-    return RunRecord(
-        path.name, path, "ok", values,
-        metrics=_read_json(metrics_file) if metrics_file.exists() else collect_metrics(path),
-        history=_read_json(path / "history.json"),
-        samples=_read_json(samples_file) if samples_file.exists() else None)
+    return RunRecord(path.name, path, "ok", values,
+                     metrics=rundir.read_metrics(path) or collect_metrics(path),
+                     history=rundir.read_history(path), samples=rundir.read_samples(path))
 
 
 def _resolve_folder(name: str, value) -> Path:
@@ -627,7 +592,7 @@ def read_sweep(sweep_dir) -> Comparison:
     for row in rows:
         path, values = source / row["run"], {name: row[name] for name in swept}
         if row["status"] == "ok":
-            if not (path / "metrics.json").exists():
+            if not (path / rundir.METRICS).exists():
                 raise FileNotFoundError(f"{relative(path)} is listed as ok in summary.csv but "
                                         "has no metrics.json")
             runs.append(_finished_run(path, values))
@@ -646,8 +611,7 @@ def read_runs(runs_dir="outputs/runs") -> Comparison:
             f"sweep_dir of a sweep made by `{SWEEP_COMMAND}`.")
     runs = []
     for path in sorted(p for p in source.iterdir() if p.is_dir()):
-        history_file = path / "history.json"
-        if history_file.exists() and _read_json(history_file):
+        if rundir.read_history(path):
             runs.append(_finished_run(path, {}))
         else:
             runs.append(RunRecord(path.name, path, "failed", {}, error=(
@@ -686,10 +650,6 @@ def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 9
     return "\n\n".join(blocks)
 
 
-def _parameter_pairs(pairs) -> dict:
-    return {name: parse_value(value) for name, value in pairs or []}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.runs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -702,13 +662,12 @@ def main(argv=None) -> int:
     sweep_cmd.add_argument("--name", default=None, help="default: the swept parameters' names")
     sweep_cmd.add_argument("--fail-fast", action="store_true",
                            help="stop at the first failing combination")
-    for command in (main_cmd, sweep_cmd):
-        command.add_argument("-p", "--parameter", nargs=2, action="append",
-                             metavar=("NAME", "VALUE"), help="a notebook parameter")
+    for command, preset in ((main_cmd, "main"), (sweep_cmd, None)):
+        add_parameter_options(command, preset, what="a notebook parameter")
         command.add_argument("--outputs", type=Path, default=None, metavar="DIR",
                              help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
-    fixed = paths_from_here(_parameter_pairs(args.parameter))
+    fixed = parameters_from_args(args)
     try:
         return _command(parser, args, fixed)
     except Interrupted as exc:
@@ -721,7 +680,7 @@ def main(argv=None) -> int:
 def _command(parser, args, fixed) -> int:
     try:
         if args.command == "main":
-            return main_job(args.name, fixed, args.outputs)
+            return main_job(args.name, fixed, args.outputs, args.preset)
         grid = {}
         for name, *values in args.param:
             if not values:
@@ -730,7 +689,8 @@ def _command(parser, args, fixed) -> int:
                 parser.error(f"--param {name} is given twice; list all its values once")
             grid[name] = [parse_value(v) for v in values]
         grid = paths_from_here(grid)
-        result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs)
+        result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs,
+                       preset=args.preset)
     except (RunError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from helpers.backend import tf
+from helpers.checks import check_int
 from helpers.encoding import UNKNOWN_ID, UnknownCharactersWarning, Vocabulary
 from helpers.original import PROMPT as DEFAULT_PROMPT  # the original's prompt
 
@@ -28,9 +29,7 @@ def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
             or not np.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
-                              or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    check_int("top_k", top_k, none_ok=True)
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
                               or not 0 < top_p <= 1):
         raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
@@ -321,9 +320,8 @@ class Generator:
         """Validated options; the prompt's ids repeated for each sample."""
         check_sampling_options(temperature, top_k, top_p)
         _seed_word(seed)
-        for name, value in (("num_chars", num_chars), ("num_samples", num_samples)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        check_int("num_chars", num_chars, minimum=0)
+        check_int("num_samples", num_samples, minimum=0)
         return np.repeat(self.prompt_ids(prompt)[None, :], num_samples, axis=0)
 
     def generate_by_refeeding(self, prompt: str = DEFAULT_PROMPT, num_chars: int = 200,
@@ -387,8 +385,7 @@ def _inverse_cdf(weights, seed, last):
 
 def _seed_word(seed) -> int:
     """A well-mixed int32 from any non-negative integer seed (the sampler's seeds are int32)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int("seed", seed, minimum=0)
     return int(np.random.SeedSequence(int(seed)).generate_state(1).view(np.int32)[0])
 
 

@@ -27,14 +27,15 @@ training into the same folder is refused.
 
 Under ``tf.distribute.MultiWorkerMirroredStrategy`` (see ``helpers.distributed``) every worker
 process runs ``train``; only the chief writes these files.
+
+``TrainConfig`` and ``PRESETS`` live in ``helpers.config``, which needs no TensorFlow, and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -45,135 +46,16 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import corpus, data, rundir
+from helpers import corpus, rundir
 from helpers.backend import keras, quiet_fd2, tf
+from helpers.checks import person_watching
+from helpers.config import PRESETS as PRESETS  # re-exported: helpers.training.PRESETS
+from helpers.config import TrainConfig, resolve_run_dir
 from helpers.encoding import Vocabulary, batch_dataset, sections
-from helpers.model import CELLS, UNROLL_LIMIT, CharLSTM
-from helpers.paths import REPO_ROOT, read_json, relative, write_json
+from helpers.model import UNROLL_LIMIT, CharLSTM
+from helpers.paths import relative
 
 LN2 = math.log(2.0)
-PROGRESSION = "progression.json"  # samples taken during training, one per log
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """Every training hyperparameter, in one visible place.
-
-    Names follow the original tutorial where they mean the same thing. ``output_dir`` is
-    relative to the repository root unless absolute, so a notebook run from any folder
-    writes to the same place.
-    """
-
-    batch_size: int = 64
-    max_steps: int = 500
-    log_every: int = 50
-    save_every: int = 250
-    hidden_nodes: int = 256
-    len_per_section: int = 100
-    skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
-    learning_rate: float = 5e-3
-    lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
-    seed: int = 0
-    train_split: str = "test"  # as in the original tutorial; "train" whenever you have it
-    valid_split: str = "valid"
-    output_dir: str = "outputs/runs/default"
-    num_layers: int = 1
-    embedding_dim: int | None = None  # None: one-hot input (a row lookup in the kernel)
-    dropout: float = 0.0
-    clip_norm: float = 1.0
-    cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
-    valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
-    data_dir: str | None = None  # where the WikiText files are; None: helpers.data decides
-    # Your own UTF-8 text instead of WikiText-2 (relative to the repository root unless
-    # absolute): training reads its first part, validation its last valid_fraction.
-    text_file: str | None = None
-    valid_fraction: float = 0.1
-    # At each log, this many characters sampled from the prompt into progression.json, so a
-    # run keeps how its text developed (0: none).
-    sample_chars: int = 200
-
-    def validate(self) -> TrainConfig:
-        """Raise ``ValueError`` naming the parameter, before TensorFlow does any work."""
-        for name in ("batch_size", "max_steps", "log_every", "save_every", "hidden_nodes",
-                     "len_per_section", "num_layers", "valid_chars"):
-            _positive_int(name, getattr(self, name))
-        if self.valid_chars <= self.len_per_section:
-            raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
-                             f"{self.len_per_section}: validation reads at least one sequence")
-        if isinstance(self.sample_chars, bool) or not isinstance(self.sample_chars, int) \
-                or self.sample_chars < 0:
-            raise ValueError(f"sample_chars must be a non-negative integer, got "
-                             f"{self.sample_chars!r}")
-        for name in ("skip", "embedding_dim"):
-            if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
-        for name in ("learning_rate", "clip_norm"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-                    or not math.isfinite(value):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) \
-                or not 0 <= self.seed < 2**32:
-            # NumPy's global seed, which Keras sets, must fit in 32 bits.
-            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
-                             f"{self.lr_schedule!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        for name in ("train_split", "valid_split"):
-            if getattr(self, name) not in data.SPLITS:
-                raise ValueError(f"{name} must be one of {data.SPLITS}, got "
-                                 f"{getattr(self, name)!r}")
-        if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
-            raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
-        _validate_text_file(self)
-        return self
-
-    @property
-    def run_dir(self) -> Path:
-        return resolve_run_dir(self.output_dir)
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, payload: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in payload.items() if k in known})
-
-
-def _validate_text_file(config: TrainConfig) -> None:
-    """text_file names an existing file (load_corpus's message if not); valid_fraction fits."""
-    value = config.valid_fraction
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, got {value!r}")
-    if config.text_file is None:
-        return
-    if not isinstance(config.text_file, (str, os.PathLike)) or not str(config.text_file):
-        raise ValueError(f"text_file must be the path of a text file or None, got "
-                         f"{config.text_file!r}")
-    config.text_file = os.fspath(config.text_file)  # a Path would not go into config.json
-    if config.data_dir is not None:
-        raise ValueError("text_file and data_dir are both set: data_dir is where WikiText-2 "
-                         "lies, and with a text_file it is not read; leave data_dir None")
-    try:
-        data.check_corpus_file(corpus.resolve_text_file(config.text_file))
-    except OSError as exc:
-        raise ValueError(f"text_file: {exc}") from None
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def resolve_run_dir(output_dir) -> Path:
-    path = Path(output_dir).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def seed_everything(seed: int) -> None:
@@ -215,13 +97,6 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _want_progress_bar() -> bool:
-    """A bar in Jupyter or a terminal; nothing in a log file or CI."""
-    if "ipykernel" in sys.modules:
-        return True
-    return sys.stderr.isatty()
 
 
 def _check_fits_data(config: TrainConfig, train_ids: np.ndarray, valid_ids: np.ndarray,
@@ -296,8 +171,8 @@ def _undo_failed_start(run_dir: Path) -> None:
     checkpoint_dir = run_dir / rundir.CHECKPOINTS
     if rundir.checkpoint_files(checkpoint_dir):
         return
-    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, corpus.CORPUS_FILE,
-                 PROGRESSION):
+    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, rundir.CORPUS,
+                 rundir.PROGRESSION):
         (run_dir / name).unlink(missing_ok=True)
     _remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
@@ -400,6 +275,20 @@ def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
                     cell=config.cell)
 
 
+def build_training(config: TrainConfig, vocab_size: int, strategy=None):
+    """``(model, optimizer, step)`` as ``train`` makes them, seeded by ``config.seed``: the
+    model with its weights, Adam built over them, and the step counter, all in ``strategy``'s
+    scope (None: the default strategy). ``make_train_step`` takes them."""
+    strategy = strategy or tf.distribute.get_strategy()
+    seed_everything(config.seed)
+    with strategy.scope():
+        model = build_model(config, vocab_size).build_for(1, 1)
+        optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        optimizer.build(model.trainable_variables)
+    return model, optimizer, step
+
+
 def train(config: TrainConfig, strategy=None, progress: bool | None = None,
           verbose: bool = True) -> list[dict]:
     """Train (or resume) the run in ``config.output_dir``; return its whole history.
@@ -461,12 +350,7 @@ class _Session:
     def run(self, history: list[dict], progress: bool | None, verbose: bool) -> list[dict]:
         config, strategy, run_dir = self.config, self.strategy, self.config.run_dir
         is_chief = strategy.extended.should_checkpoint
-        seed_everything(config.seed)
-        with strategy.scope():
-            model = build_model(config, len(self.vocabulary)).build_for(1, 1)
-            optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
-            step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            optimizer.build(model.trainable_variables)
+        model, optimizer, step = build_training(config, len(self.vocabulary), strategy)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
         checkpoint_dir = run_dir / rundir.CHECKPOINTS
         if is_chief:
@@ -515,7 +399,7 @@ class _Session:
 
         chars_per_step = config.batch_size * config.len_per_section
         elapsed_before = history[-1]["elapsed"] if history else 0.0
-        show_bar = _want_progress_bar() if progress is None else progress
+        show_bar = person_watching() if progress is None else progress
         bar = _progress_bar(start, config.max_steps, show_bar)
         started = time.perf_counter()
         window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
@@ -584,8 +468,8 @@ class _ProgressionSampler:
         self.generator = Generator(model, vocabulary, jit_compile=False)
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
-        self.config, self.path, self.traced = config, config.run_dir / PROGRESSION, False
-        self.rows = [row for row in (read_json(self.path) if self.path.exists() else [])
+        self.config, self.traced = config, False
+        self.rows = [row for row in rundir.read_progression(config.run_dir)
                      if row["step"] <= start]
 
     def record(self, step: int) -> None:
@@ -598,7 +482,7 @@ class _ProgressionSampler:
         self.traced = True
         self.rows.append({"step": step, "prompt": self.prompt, "temperature": 0.8,
                           "text": text})
-        write_json(self.path, self.rows)
+        rundir.write_progression(self.config.run_dir, self.rows)
 
 
 def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):

@@ -1,7 +1,7 @@
 """helpers.data against a local HTTP server that misbehaves in every way a mirror can.
 
-The server runs on 127.0.0.1 in a thread and serves real WikiText-2 files copied from the shared
-offline folder (never the internet), plus broken variants: 403 for Python's default
+The server runs on 127.0.0.1 in a thread and serves real WikiText-2 files read from WIKITEXT_DIR
+(never the internet), plus broken variants: 403 for Python's default
 User-Agents, 404, an HTML page served as a zip, a corrupt zip, a zip lacking a file, a body cut
 short, an endpoint slower than the timeout, a file with the wrong content and a CRLF copy.
 """
@@ -26,9 +26,8 @@ import pytest
 from helpers import data
 from helpers.paths import REPO_ROOT, relative
 
-REAL_DIR = Path(
-    os.environ.get("WIKITEXT_DIR") or REPO_ROOT.parent / "shared" / "data" / "wikitext-2-raw"
-)
+# A verified copy: WIKITEXT_DIR (CI sets it), else the repository's cache.
+REAL_DIR = Path(os.environ.get("WIKITEXT_DIR") or data.CACHE_DIR)
 TIMEOUT = 0.5  # seconds; the slow endpoint waits much longer than this
 PUBLISHED_MIRRORS = data.DEFAULT_MIRRORS  # before any test replaces it
 
@@ -119,6 +118,15 @@ class Server:
                 if self.path.startswith("/slow/"):
                     server.stop.wait(10)  # far past the client's timeout; ends at teardown
                     return
+                if self.path.startswith("/stall/"):  # answers, then stops sending mid-body
+                    body = server.routes["/files/" + self.path.rsplit("/", 1)[-1]]
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:1000])
+                    self.wfile.flush()
+                    server.stop.wait(10)
+                    return
                 body = server.routes.get(self.path)
                 if body is None:
                     return self.send_error(404)
@@ -164,7 +172,6 @@ def refused_url() -> str:
 def isolated(monkeypatch, tmp_path):
     """Never touch the repository's data/ cache, the real environment or the internet."""
     monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(data, "SHARED_DIR", tmp_path / "no-shared")
     monkeypatch.setattr(data, "DEFAULT_MIRRORS", ("http://127.0.0.1:9/unused.zip",))
     monkeypatch.setattr(data, "TIMEOUT", TIMEOUT)
     for name in ("WIKITEXT_DIR", "WIKITEXT_MIRRORS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
@@ -235,6 +242,7 @@ BROKEN = [
     ("/truncated/", "truncated"),
     ("/slow/", "timed out"),
     ("/slow/x.zip", "timed out"),
+    ("/stall/", "timed out"),
     ("/wrong/", "checksum mismatch"),
     ("/crlf/", "checksum mismatch"),
     ("/crlf.zip", "CRLF"),
@@ -265,6 +273,53 @@ def test_each_failure_moves_on_to_the_next_mirror(server, refused_url, tmp_path,
     assert sha256(paths["test"]) == data.SHA256["test"]
     assert listing(dest) == ["wiki.test.raw"]
     assert server.paths()[-1] == "/files/wiki.test.raw"
+
+
+def test_why_a_transfer_failed_comes_from_exception_types_not_their_text():
+    """What requests raises wraps urllib3's exceptions, which wrap the socket's: the reason is
+    read off their types, whatever their messages say."""
+    import requests
+    import urllib3
+
+    def wrapped(inner):
+        try:
+            try:
+                raise inner
+            except BaseException as error:
+                raise urllib3.exceptions.ProtocolError("misleading: timed out") from error
+        except urllib3.exceptions.ProtocolError as error:
+            return requests.ConnectionError(error)
+
+    refused = wrapped(ConnectionRefusedError(111, "the text says nothing useful"))
+    assert data._transfer_problem(refused) == "connection refused"
+    stalled = requests.ConnectionError(urllib3.exceptions.ReadTimeoutError(None, "/", "x"))
+    assert data._transfer_problem(stalled) == f"timed out (no answer within {TIMEOUT:g} s)"
+    # As urllib3 raises it: NameResolutionError is a NewConnectionError, which urllib3 also
+    # makes a ConnectTimeoutError; it is no timeout.
+    try:
+        try:
+            try:
+                raise socket.gaierror(-2, "Name or service not known")
+            except socket.gaierror as error:
+                raise urllib3.exceptions.NameResolutionError("example.org", None, error) \
+                    from error
+        except urllib3.exceptions.NameResolutionError as error:
+            raise urllib3.exceptions.MaxRetryError(None, "/", error) from error
+    except urllib3.exceptions.MaxRetryError as error:
+        unknown_host = requests.ConnectionError(error)
+    assert data._transfer_problem(unknown_host) == "could not connect (Name or service not known)"
+    assert data._transfer_problem(OSError(28, "No space left on device")) == \
+        "the download failed (No space left on device)"
+
+
+def test_a_bug_is_not_reported_as_a_mirror_failure(monkeypatch, server, tmp_path):
+    def broken(*args):
+        raise KeyError("a bug in our code")
+
+    monkeypatch.setattr(data, "_download", broken)
+    with pytest.raises(KeyError):
+        data.download(["test"], dest=tmp_path / "dest", mirrors=[server.url + "/files/"])
+    assert not (tmp_path / "dest").exists()
 
 
 def test_slow_mirror_gives_up_after_the_timeout(server, tmp_path):
@@ -366,17 +421,6 @@ def test_default_mirror_list_is_the_published_one():
     assert data.is_archive("https://example.org/get.ZIP?download=1")
 
 
-def test_progress_bars_only_in_a_terminal(monkeypatch):
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-    assert not data._show_progress()  # captured output, and nbval has imported ipykernel
-    monkeypatch.setattr(sys, "stderr", Terminal())
-    assert data._show_progress()
-
-
 def test_a_single_split_name_is_not_split_into_letters(server, tmp_path):
     paths = data.download("test", dest=tmp_path / "dest", mirrors=[server.url + "/files/"])
     assert list(paths) == ["test"]
@@ -395,7 +439,7 @@ def test_unknown_split_is_rejected_before_any_download(server, tmp_path):
 def copies(tmp_path, real) -> dict[str, Path]:
     """Folders each holding an intact wiki.test.raw."""
     folders = {}
-    for name in ("explicit", "env", "cache", "shared"):
+    for name in ("explicit", "env", "cache"):
         folders[name] = tmp_path / name
         folders[name].mkdir()
         (folders[name] / "wiki.test.raw").write_bytes(real["test"])
@@ -404,15 +448,14 @@ def copies(tmp_path, real) -> dict[str, Path]:
 
 def test_lookup_order(monkeypatch, copies, server):
     monkeypatch.setattr(data, "CACHE_DIR", copies["cache"])
-    monkeypatch.setattr(data, "SHARED_DIR", copies["shared"])
     monkeypatch.setenv("WIKITEXT_DIR", str(copies["env"]))
+    assert data.search_dirs() == [copies["env"], copies["cache"]]
     assert data.find_split("test", copies["explicit"]) == copies["explicit"] / "wiki.test.raw"
     assert data.find_split("test") == copies["env"] / "wiki.test.raw"
     monkeypatch.delenv("WIKITEXT_DIR")
+    assert data.search_dirs() == [copies["cache"]]  # nothing outside the repository
     assert data.find_split("test") == copies["cache"] / "wiki.test.raw"
     (copies["cache"] / "wiki.test.raw").unlink()
-    assert data.find_split("test") == copies["shared"] / "wiki.test.raw"
-    (copies["shared"] / "wiki.test.raw").unlink()
     monkeypatch.setenv("WIKITEXT_MIRRORS", server.url + "/files/")
     assert data.find_split("test") == copies["cache"] / "wiki.test.raw"  # downloaded
     assert server.paths() == ["/files/wiki.test.raw"]
@@ -498,8 +541,8 @@ def test_load_split_gives_the_exact_text(real):
     assert len(data.load_split("valid", REAL_DIR)) == 1_144_748
 
 
-def test_load_split_finds_the_shared_copy_by_default(monkeypatch, real):
-    monkeypatch.setattr(data, "SHARED_DIR", REAL_DIR)
+def test_load_split_finds_wikitext_dir_by_default(monkeypatch, real):
+    monkeypatch.setenv("WIKITEXT_DIR", str(REAL_DIR))
     assert len(data.load_split("test")) == 1_288_556
 
 
@@ -572,7 +615,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def test_cli_verify_accepts_the_shared_folder(real):
+def test_cli_verify_accepts_a_verified_folder(real):
     done = run_cli("verify", str(REAL_DIR))
     assert done.returncode == 0, done.stderr
     assert "ok        " + relative(REAL_DIR / "wiki.test.raw") in done.stdout

@@ -65,7 +65,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
                    verbose=False)
     losses = [row["train_bpc"] for row in chief["history"]]
     expected = [row["train_bpc"] for row in single]
-    assert len(losses) == len(expected) == TINY["max_steps"]
+    assert len(losses) == len(expected) == TINY["max_steps"] + 1  # and step 0, untrained
     print(f"max relative loss difference, 2 workers vs 1 process: "
           f"{np.max(np.abs(np.array(losses) / expected - 1)):.2e}")
     np.testing.assert_allclose(losses, expected, rtol=LOSS_RTOL)
@@ -95,8 +95,8 @@ def test_a_failing_worker_stops_them_all_and_says_why(tmp_path):
     from helpers.training import TrainConfig
 
     config = TrainConfig(**TINY, output_dir=str(tmp_path / "run")).to_json()
-    # Worker 1 fails after joining the cluster; the chief would then wait for it forever
-    # inside its first collective operation.
+    # Worker 1 refuses its settings before joining the cluster; the chief would then wait for
+    # it forever.
     with pytest.raises(WorkersFailed, match="not_a_field") as failure:
         run_local_workers([config, {**config, "not_a_field": 1}], timeout=WORKER_TIMEOUT_S,
                           env=CPU_ONLY)
@@ -130,6 +130,48 @@ def test_a_worker_with_a_bad_tf_config_says_so_without_a_traceback():
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert 'TF_CONFIG has no "task"' in result.stderr and "Traceback" not in result.stderr
+
+
+def run_worker(*args, tf_config=None):
+    env = {**os.environ, **CPU_ONLY}
+    if tf_config is not None:
+        env["TF_CONFIG"] = tf_config
+    return subprocess.run([sys.executable, "-m", "helpers.distributed", *args], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "hidden_nodez", "8"], "unknown parameter(s) hidden_nodez; TrainConfig takes"),
+    (["-p", "batch_size", "0"], "batch_size must be a positive integer, got 0"),
+    (["--preset", "main", "-p", "learning_rate", "-1"], "learning_rate must be a positive"),
+])
+def test_a_worker_checks_its_settings_before_it_joins_the_cluster(args, message):
+    """The same --preset and -p as helpers.runs, refused before TensorFlow is even imported
+    (a good TF_CONFIG whose peer does not exist would otherwise keep it waiting)."""
+    good = '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, ' \
+           '"task": {"type": "worker", "index": 0}}'
+    result = run_worker("worker", *args, tf_config=good)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, capsys, tmp_path):
+    from helpers import distributed
+    from helpers.config import PRESETS
+
+    started = []
+    monkeypatch.setattr(distributed, "run_local_workers",
+                        lambda configs, **kwargs: started.append(configs) or
+                        [distributed.WorkerResult(0, 1, 0, "chief log\n", "")])
+    assert distributed.main(["launch", "--workers", "2", "--log-dir", str(tmp_path), "--preset",
+                             "main", "-p", "max_steps", "30", "-p", "batch_size", "8"]) == 0
+    assert started == [[{**PRESETS["main"], "max_steps": 30, "batch_size": 8}] * 2]
+    assert distributed.main(["launch", "-p", "batch_size", "0"]) == 2
+    assert distributed.main(["launch", "--workers", "0"]) == 2
+    assert len(started) == 1  # nothing started for the refused ones
+    err = capsys.readouterr().err
+    assert "batch_size must be a positive integer" in err
+    assert "--workers must be a positive integer, got 0" in err
 
 
 def test_the_strategy_must_come_before_tensorflow_is_set_up():

@@ -298,13 +298,40 @@ def test_plain_papermill_names_a_bad_parameter(tmp_path):
     assert not (tmp_path / "run").exists()  # stopped before any work
 
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), ("-5", -5), ("0.5", 0.5), ("1e-3", 0.001), ("True", True), ("False", False),
-    ("None", None), ("test", "test"), ("outputs/runs", "outputs/runs"), ("true", "true"),
-])
-def test_parse_value_follows_papermill(text, value):
-    parsed = runs.parse_value(text)
-    assert parsed == value and type(parsed) is type(value)
+FAKE_METRICS = {"valid_bpc": 2.5, "steps": 30, "training_time_s": 1.0, "chars_per_sec": 1e3,
+                "peak_rss_mb": 100.0, "prompt": "I", "sample": " am"}
+
+
+def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_path, capsys):
+    """One preset, helpers.config.PRESETS["main"]: no notebook runs here, the parameters
+    handed to them are checked."""
+    from helpers.config import PRESETS
+
+    seen = []
+    monkeypatch.setattr(runs, "run_notebooks",
+                        lambda run_dir, parameters, progress=True: seen.append(parameters)
+                        or FAKE_METRICS)
+    assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_steps", "30"]) == 0
+    assert runs.main(["main", "--outputs", str(tmp_path), "--preset", "main"]) == 0
+    assert seen == [{**PRESETS["main"], "max_steps": 30}, PRESETS["main"]]
+    assert "valid BPC 2.500 after 30 steps" in capsys.readouterr().out
+
+
+def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, capsys):
+    seen = []
+
+    def fail(run_dir, parameters, progress=True):
+        seen.append(parameters)
+        raise ValueError("not run here")
+
+    monkeypatch.setattr(runs, "run_notebooks", fail)
+    assert runs.main(["sweep", "--outputs", str(tmp_path), "--preset", "main", "--fail-fast",
+                      "--param", "max_steps", "30", "60", "-p", "hidden_nodes", "8"]) == 1
+    assert seen == [{"log_every": 100, "save_every": 250, "hidden_nodes": 8, "max_steps": 30}]
+    runs.main(["sweep", "--outputs", str(tmp_path), "--name", "plain", "--fail-fast",
+               "--param", "max_steps", "30"])
+    assert seen[-1] == {"max_steps": 30}  # no preset unless asked for
+    capsys.readouterr()
 
 
 def test_unknown_parameter_lists_the_valid_ones(tmp_path, capsys):
@@ -312,12 +339,43 @@ def test_unknown_parameter_lists_the_valid_ones(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "unknown parameter(s) hidden_nodez" in err
-    assert "04_training takes batch_size, max_steps" in err and "hidden_nodes" in err
+    assert "04_training takes " in err and "batch_size, " in err and "hidden_nodes" in err
     assert "05_sampling takes" in err and "temperature" in err
     assert "output_dir" not in err and "run_dir" not in err  # set by helpers.runs itself
     assert not any(tmp_path.iterdir())  # nothing ran
     assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_step", "5"]) == 1
     assert "unknown parameter(s) max_step" in capsys.readouterr().err
+
+
+def test_a_run_prints_no_kernel_transport_warning_and_still_reports_errors(tmp_path):
+    """The kernel's "running over TCP without encryption" warning is not printed; a failing
+    cell still is reported, and its stderr kept in the notebook. A tiny notebook, no
+    TensorFlow; a process of its own, so that the kernel's stderr is what a terminal sees."""
+    cells = ["import sys\nprint('a warning of ours', file=sys.stderr)", "print('fine')",
+             "raise ValueError('boom')"]
+    for name, sources in (("good", cells[:2]), ("bad", cells)):
+        notebook = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(source) for source in sources],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                     "language": "python"}})
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    code = ("import sys; from pathlib import Path; from helpers import runs\n"
+            "name = sys.argv[1]; here = Path(sys.argv[2])\n"
+            "try:\n"
+            "    runs._execute(here / f'{name}.ipynb', here / f'{name}.out.ipynb', {}, False)\n"
+            "except runs.RunError as exc:\n"
+            "    print(f'error: {exc}', file=sys.stderr); sys.exit(1)\n")
+    done = {name: subprocess.run([sys.executable, "-c", code, name, str(tmp_path)], cwd=REPO_ROOT,
+                                 capture_output=True, text=True, timeout=120)
+            for name in ("good", "bad")}
+    assert done["good"].returncode == 0, done["good"].stderr
+    assert "a warning of ours" in stdout_of(tmp_path / "good.out.ipynb")  # kept, as stderr
+    assert done["bad"].returncode == 1
+    assert "bad.ipynb failed in cell 3: ValueError: boom" in done["bad"].stderr
+    [error] = errors_in(tmp_path / "bad.out.failed.ipynb")
+    assert error.evalue == "boom"
+    for result in done.values():
+        assert "running over TCP" not in result.stderr and "IPKernelApp" not in result.stderr
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -106,16 +106,6 @@ def test_main_job_trains_and_samples_a_text_file_given_from_another_folder(tmp_p
     assert lines.count("le café ") >= 3 and set(lines) <= own_chars
 
 
-def test_a_relative_path_on_the_command_line_is_taken_from_the_current_folder(tmp_path):
-    inside = REPO_ROOT / "tests" / "fixtures"
-    assert runs.paths_from_here({"text_file": "tiny.txt", "max_steps": 5}, here=inside) == \
-        {"text_file": "tests/fixtures/tiny.txt", "max_steps": 5}
-    assert runs.paths_from_here({"text_file": ["a.txt", None]}, here=tmp_path) == \
-        {"text_file": [str(tmp_path / "a.txt"), None]}
-    assert runs.paths_from_here({"text_file": str(tmp_path / "b.txt")}, here=inside) == \
-        {"text_file": str(tmp_path / "b.txt")}
-
-
 def test_a_sweep_over_text_files_names_each_run_after_its_file(tmp_path, capsys,
                                                               tiny_text_file):
     assert runs.combination_name({"text_file": "books/notes.txt", "hidden_nodes": 8}) == \

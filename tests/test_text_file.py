@@ -14,7 +14,7 @@ import warnings
 
 import pytest
 
-from helpers import corpus
+from helpers import corpus, data
 from helpers.encoding import UnknownCharactersWarning
 from helpers.paths import REPO_ROOT, relative
 from helpers.training import TrainConfig, load_run, train
@@ -26,6 +26,12 @@ TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save
 def config_for(tmp_path, text_file, name="run", **overrides):
     return TrainConfig(**{**TINY, "text_file": str(text_file),
                           "output_dir": str(tmp_path / name), **overrides})
+
+
+def training_part(path) -> str:
+    """The part of the file a run with the default valid_fraction trains on."""
+    text = data.load_corpus(path)
+    return text[: corpus.split_sizes(len(text), TrainConfig().valid_fraction)[0]]
 
 
 @pytest.fixture
@@ -189,7 +195,7 @@ def test_sampling_from_a_text_file_run_uses_only_its_characters(tmp_path, own_te
     train(config, progress=False, verbose=False)
     run = load_run(config.run_dir)
     assert run.config.text_file == str(own_text)
-    train_part = corpus.training_text(run.config)
+    train_part = training_part(own_text)
     assert set(run.vocabulary.chars) == set(train_part)
     generator = Generator(run.model, run.vocabulary)
     texts = generator.generate("The keeper ", 300, temperature=1.5, seed=1, num_samples=4)
@@ -213,4 +219,4 @@ def test_generate_command_samples_a_text_file_run(tmp_path, own_text):
     assert result.returncode == 0, result.stderr[-2000:]
     sample = result.stdout.rstrip("\n")
     assert sample.startswith("The light ") and len(sample) == 210
-    assert set(sample) <= set(corpus.training_text(config))
+    assert set(sample) <= set(training_part(own_text))

@@ -1,0 +1,45 @@
+"""Two questions several modules ask, answered once: is this a whole number in range, and is a
+person watching this process's output?
+
+Light on purpose (no NumPy, no TensorFlow), so that any module can import it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+
+_KINDS = {1: "a positive integer", 0: "a non-negative integer"}
+
+
+def check_int(name: str, value, minimum: int = 1, none_ok: bool = False):
+    """``value`` if it is a whole number of at least ``minimum``; else a ``ValueError`` naming it.
+
+    ``minimum`` is 1 ("must be a positive integer") or 0 ("must be a non-negative integer").
+    Python and NumPy integers pass; ``True`` and ``False``, floats (even ``3.0``) and strings do
+    not. ``none_ok``: None passes too (the message then says "or None").
+    """
+    if minimum not in _KINDS:
+        raise ValueError(f"minimum must be 0 or 1, got {minimum!r}")
+    if none_ok and value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = _KINDS[minimum] + (" or None" if none_ok else "")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return value
+
+
+def person_watching() -> bool:
+    """Whether a person is watching this process's output, so that a progress bar helps.
+
+    True in a Jupyter kernel (a notebook in JupyterLab, or one executed by papermill or nbval,
+    whose outputs keep the bar) and when stderr is a terminal. False when stderr goes to a file,
+    a pipe or pytest's capture, even in a process that has imported ipykernel without being a
+    kernel (pytest's nbval plugin imports it).
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and "IPKernelApp" in getattr(shell, "config", {}):
+        return True
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())

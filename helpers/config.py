@@ -1,0 +1,248 @@
+"""A training run's settings in one place, without TensorFlow: ``TrainConfig``, the named
+presets, and the ``--preset NAME -p NAME VALUE`` command line that ``helpers.runs`` and
+``helpers.distributed`` share.
+
+``helpers.training`` trains with a ``TrainConfig`` (and re-exports it and ``PRESETS``);
+notebook 04 takes every field as a papermill parameter, with the same defaults. Nothing here
+imports TensorFlow, so the launchers stay light (``helpers.runs`` starts the kernels that
+train, ``helpers.distributed launch`` the workers), and a distributed worker checks its
+settings before it sets up its strategy, which must come before TensorFlow is imported.
+
+On a command line a value is read as papermill reads ``-p``: ints, floats, True/False and None
+are inferred, anything else is text. A relative ``text_file`` there is taken from the current
+folder (``TrainConfig`` takes it from the repository root, so it is rewritten).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import corpus, data
+from helpers.checks import check_int
+from helpers.paths import REPO_ROOT, relative
+
+LR_SCHEDULES = ("constant", "cosine")
+CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
+
+#: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
+#: (``make run``, ``python -m helpers.runs main``), sized to finish within about 15 minutes on
+#: a 2-core laptop (README, "What make run gives", has the figures measured with it).
+PRESETS = {
+    "main": {"max_steps": 2000, "log_every": 100, "save_every": 250},
+}
+
+
+@dataclass
+class TrainConfig:
+    """Every training hyperparameter, in one visible place.
+
+    Names follow the original tutorial where they mean the same thing. ``output_dir`` is
+    relative to the repository root unless absolute, so a notebook run from any folder
+    writes to the same place. ``PRESETS`` names sets of values over these defaults
+    (``from_parameters`` puts a preset and other values together).
+    """
+
+    batch_size: int = 64
+    max_steps: int = 500
+    log_every: int = 50
+    save_every: int = 250
+    hidden_nodes: int = 256
+    len_per_section: int = 100
+    skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
+    learning_rate: float = 5e-3
+    lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+    seed: int = 0
+    train_split: str = "test"  # as in the original tutorial; "train" whenever you have it
+    valid_split: str = "valid"
+    output_dir: str = "outputs/runs/default"
+    num_layers: int = 1
+    embedding_dim: int | None = None  # None: one-hot input (a row lookup in the kernel)
+    dropout: float = 0.0
+    clip_norm: float = 1.0
+    cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
+    valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
+    data_dir: str | None = None  # where the WikiText files are; None: helpers.data decides
+    # Your own UTF-8 text instead of WikiText-2 (relative to the repository root unless
+    # absolute): training reads its first part, validation its last valid_fraction.
+    text_file: str | None = None
+    valid_fraction: float = 0.1
+    # At each log, this many characters sampled from the prompt into progression.json, so a
+    # run keeps how its text developed (0: none).
+    sample_chars: int = 200
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the parameter, before TensorFlow does any work."""
+        for name in ("batch_size", "max_steps", "log_every", "save_every", "hidden_nodes",
+                     "len_per_section", "num_layers", "valid_chars"):
+            check_int(name, getattr(self, name))
+        if self.valid_chars <= self.len_per_section:
+            raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
+                             f"{self.len_per_section}: validation reads at least one sequence")
+        check_int("sample_chars", self.sample_chars, minimum=0)
+        for name in ("skip", "embedding_dim"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name))
+        for name in ("learning_rate", "clip_norm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                    or not math.isfinite(value):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) \
+                or not 0 <= self.seed < 2**32:
+            # NumPy's global seed, which Keras sets, must fit in 32 bits.
+            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
+                             f"{self.lr_schedule!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        for name in ("train_split", "valid_split"):
+            if getattr(self, name) not in data.SPLITS:
+                raise ValueError(f"{name} must be one of {data.SPLITS}, got "
+                                 f"{getattr(self, name)!r}")
+        if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
+            raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
+        _validate_text_file(self)
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return resolve_run_dir(self.output_dir)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_parameters(cls, parameters: dict | None = None,
+                        preset: str | None = None) -> TrainConfig:
+        """The defaults, under ``PRESETS[preset]``'s values, under ``parameters``: what
+        ``--preset NAME -p NAME VALUE ...`` asks for. A name that is not a field is a
+        ``ValueError`` listing the fields. Not validated yet (``validate`` does that)."""
+        values = {**preset_values(preset), **(parameters or {})}
+        fields = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; TrainConfig takes "
+                             f"{', '.join(fields)}")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, payload: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in payload.items() if k in known})
+
+
+def _validate_text_file(config: TrainConfig) -> None:
+    """text_file names an existing file (load_corpus's message if not); valid_fraction fits."""
+    value = config.valid_fraction
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, got {value!r}")
+    if config.text_file is None:
+        return
+    if not isinstance(config.text_file, (str, os.PathLike)) or not str(config.text_file):
+        raise ValueError(f"text_file must be the path of a text file or None, got "
+                         f"{config.text_file!r}")
+    config.text_file = os.fspath(config.text_file)  # a Path would not go into config.json
+    if config.data_dir is not None:
+        raise ValueError("text_file and data_dir are both set: data_dir is where WikiText-2 "
+                         "lies, and with a text_file it is not read; leave data_dir None")
+    try:
+        data.check_corpus_file(corpus.resolve_text_file(config.text_file))
+    except OSError as exc:
+        raise ValueError(f"text_file: {exc}") from None
+
+
+def resolve_run_dir(output_dir) -> Path:
+    path = Path(output_dir).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def preset_values(name: str | None) -> dict:
+    """A copy of preset ``name``'s values (None: no preset, an empty dict)."""
+    if name is None:
+        return {}
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; the presets are {', '.join(PRESETS)}")
+    return dict(PRESETS[name])
+
+
+# --- The command line: --preset NAME and -p NAME VALUE ------------------------------------
+
+# Parameters that name a file. Relative paths given on the command line are taken from the
+# current folder; TrainConfig and the notebooks take them from the repository root.
+PATH_PARAMETERS = ("text_file",)
+
+
+def parse_value(text: str):
+    """papermill's ``-p`` spelling: ints, floats, True/False and None are inferred."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def format_value(name: str, value) -> str:
+    """``value`` written so that `parse_value` reads it back as it is; else a ValueError."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    text = value if isinstance(value, str) else repr(value)
+    back = parse_value(text)
+    if back != value or type(back) is not type(value):
+        raise ValueError(f"{name}={value!r} cannot be written as -p {name} VALUE: it would be "
+                         f"read back as {back!r}")
+    return text
+
+
+def parameter_args(parameters: dict) -> list[str]:
+    """``["-p", NAME, VALUE, ...]`` for ``parameters``, as `parameters_from_args` reads them."""
+    return [arg for name, value in parameters.items()
+            for arg in ("-p", name, format_value(name, value))]
+
+
+def add_parameter_options(parser: argparse.ArgumentParser, preset: str | None = None,
+                          what: str = "a TrainConfig field") -> None:
+    """``--preset NAME`` (default ``preset``) and repeatable ``-p NAME VALUE`` on ``parser``."""
+    parser.add_argument("--preset", default=preset, choices=list(PRESETS),
+                        help=f"named values under the -p ones (default: {preset})")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help=f"{what} and its value (repeat)")
+
+
+def parameters_from_args(args: argparse.Namespace, here: Path | None = None) -> dict:
+    """The ``-p`` pairs of ``args``, values parsed, file paths taken from ``here`` (default:
+    the current folder). The preset is not merged in: see `preset_values`."""
+    return paths_from_here({name: parse_value(value) for name, value in args.parameter},
+                           here)
+
+
+def paths_from_here(parameters: dict, here: Path | None = None) -> dict:
+    """``parameters`` with each relative file path (say ``text_file``) made to name the same
+    file from the repository root: repository-relative inside it, absolute outside."""
+    here = Path.cwd() if here is None else Path(here)
+    return {name: _from_here(value, here) if name in PATH_PARAMETERS else value
+            for name, value in parameters.items()}
+
+
+def _from_here(value, here: Path):
+    if isinstance(value, list):
+        return [_from_here(v, here) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    path = Path(value).expanduser()
+    path = Path(os.path.abspath(path if path.is_absolute() else here / path))
+    inside = path == REPO_ROOT or REPO_ROOT in path.parents
+    return relative(path) if inside else str(path)

@@ -1,0 +1,39 @@
+"""benchmarks/bench.py times the training step that ``train`` runs, not a copy of its own (the
+measurement itself is not a unit test)."""
+
+import importlib.util
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from helpers import training
+from helpers.paths import REPO_ROOT
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_times_the_step_train_runs(monkeypatch):
+    bench = load_script("bench")
+    built = []
+
+    def spy(*args):
+        built.append(args[-1])  # the TrainConfig
+        return training.make_train_step(*args)
+
+    monkeypatch.setattr(bench, "make_train_step", spy)
+    assert bench.build_training is training.build_training
+    args = SimpleNamespace(hidden_nodes=8, batch_size=2, len_per_section=5, vocab_size=12)
+    step = bench.training_step(args, "four_gate")
+    ids = np.random.default_rng(0).integers(1, 12, (2, 5)).astype(np.int32)
+    bits = float(step(ids, ids))
+    assert abs(bits - math.log2(12)) < 1.0  # an untrained model: about log2 of the vocabulary
+    [config] = built
+    assert (config.hidden_nodes, config.batch_size, config.len_per_section, config.cell) == \
+        (8, 2, 5, "four_gate")
+    assert not hasattr(bench, "_train_step")  # the private copy is gone
