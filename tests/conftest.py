@@ -25,3 +25,12 @@ def tiny_text_file() -> Path:
     """``tests/fixtures/tiny.txt``: 4 KB of plain English prose written for these tests, for
     training with ``text_file`` (a few steps of a tiny model) without WikiText-2."""
     return TINY_TEXT
+
+
+def pytest_collection_modifyitems(items):
+    """A test that reads WikiText-2 through these fixtures (or test_data's ``real``) needs the
+    dataset: it is ``slow``,
+    outside ``make test-fast`` (which trains on the tiny committed text instead)."""
+    for item in items:
+        if {"test_text", "valid_text", "real"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

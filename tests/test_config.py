@@ -13,6 +13,7 @@ from helpers.config import PRESETS, TrainConfig
 from helpers.paths import REPO_ROOT
 
 
+@pytest.mark.system
 def test_importing_the_configuration_loads_no_tensorflow():
     code = ("import sys, helpers.config, helpers.runs; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -389,6 +389,7 @@ def test_a_mirror_that_is_not_a_url_is_named(monkeypatch, server, tmp_path, url,
         data.download(["test"], dest=tmp_path / "dest", mirrors=[url])
 
 
+@pytest.mark.system
 def test_cli_names_a_mirror_that_is_not_a_url(tmp_path):
     done = run_cli("download", "--dest", str(tmp_path / "d"),
                    env={"WIKITEXT_MIRRORS": "http://[::1"})
@@ -615,6 +616,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+@pytest.mark.system
 def test_cli_verify_accepts_a_verified_folder(real):
     done = run_cli("verify", str(REAL_DIR))
     assert done.returncode == 0, done.stderr
@@ -622,6 +624,7 @@ def test_cli_verify_accepts_a_verified_folder(real):
     assert "missing   wiki.train.raw" in done.stdout
 
 
+@pytest.mark.system
 def test_cli_verify_rejects_a_tampered_copy(tmp_path, real):
     (tmp_path / "wiki.test.raw").write_bytes(real["test"].replace(b"Boulter", b"Bolter", 1))
     (tmp_path / "wiki.valid.raw").write_bytes(real["valid"])
@@ -633,6 +636,7 @@ def test_cli_verify_rejects_a_tampered_copy(tmp_path, real):
     assert_no_absolute_path(done.stdout + done.stderr, tmp_path)
 
 
+@pytest.mark.system
 def test_cli_verify_defaults_to_wikitext_dir(tmp_path, real):
     (tmp_path / "wiki.test.raw").write_bytes(real["test"][:-1])
     done = run_cli("verify", env={"WIKITEXT_DIR": str(tmp_path)})
@@ -640,6 +644,7 @@ def test_cli_verify_defaults_to_wikitext_dir(tmp_path, real):
     assert "MISMATCH  " + relative(tmp_path / "wiki.test.raw") in done.stdout
 
 
+@pytest.mark.system
 def test_cli_verify_missing_folder(tmp_path):
     done = run_cli("verify", str(tmp_path / "nowhere"))
     assert done.returncode == 1
@@ -647,6 +652,7 @@ def test_cli_verify_missing_folder(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.system
 def test_cli_download_uses_wikitext_mirrors(server, tmp_path):
     mirrors = f"{server.url}/missing.zip {server.url}/files/"
     done = run_cli(
@@ -663,6 +669,7 @@ def test_cli_download_uses_wikitext_mirrors(server, tmp_path):
     assert_no_absolute_path(done.stdout + done.stderr, tmp_path)
 
 
+@pytest.mark.system
 def test_cli_download_failure(server, tmp_path):
     done = run_cli(
         "download",
@@ -676,6 +683,7 @@ def test_cli_download_failure(server, tmp_path):
     assert listing(tmp_path / "d") == []
 
 
+@pytest.mark.system
 def test_cli_usage_errors():
     assert run_cli("download", "--splits", "bogus").returncode == 2
     assert run_cli().returncode == 2

@@ -54,6 +54,7 @@ def test_min_count_sends_rare_characters_to_unknown():
         Vocabulary.from_text("abc", min_count=0)
 
 
+@pytest.mark.system
 def test_vocabulary_order_does_not_depend_on_hash_seed(tmp_path):
     code = ("from helpers.encoding import Vocabulary; "
             "print(''.join(Vocabulary.from_text('the quick brown fox jumps é ü ✓').chars))")

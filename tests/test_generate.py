@@ -7,16 +7,17 @@ import sys
 import time
 
 import pytest
+from conftest import TINY_TEXT  # noqa: E402
 
 from helpers.paths import REPO_ROOT
 from helpers.training import TrainConfig, train
 
-from conftest import TINY_TEXT  # noqa: E402
+pytestmark = pytest.mark.system  # each test runs the command line in a process
 
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
             max_steps=5, valid_chars=2_000, learning_rate=1e-2,
-            # the committed tiny text: fast, and no dataset needed
-            text_file=str(TINY_TEXT))
+            # the committed tiny text: fast, and no dataset needed; no progression samples
+            text_file=str(TINY_TEXT), sample_chars=0)
 
 
 @pytest.fixture(scope="module")

@@ -256,6 +256,7 @@ def _gradient_graph_size(layer, time_steps, input_dim=11):
     return len(graph.get_operations())
 
 
+@pytest.mark.slow
 def test_long_sequences_run_as_a_loop_whose_graph_does_not_grow():
     """len_per_section 4,000 once built a graph of 4,000 unrolled steps (minutes, gigabytes)."""
     layer = FourGateLSTM(4, return_sequences=True, return_state=True, input_dim=11)

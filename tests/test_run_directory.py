@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import TINY_TEXT  # noqa: E402
 
 from helpers import rundir
 from helpers.backend import tf
@@ -26,12 +27,10 @@ from helpers.training import (
     train,
 )
 
-from conftest import TINY_TEXT  # noqa: E402
-
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
             valid_chars=2_000, learning_rate=1e-2,
-            # the committed tiny text: fast, and no dataset needed
-            text_file=str(TINY_TEXT))
+            # the committed tiny text: fast, and no dataset needed; no progression samples
+            text_file=str(TINY_TEXT), sample_chars=0)
 
 
 def tiny(run_dir, **overrides):
@@ -84,8 +83,9 @@ def files_of(folder):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"batch_size": 100_000, "text_file": None}, r"batch_size=100,000 is more than the [\d,]+ sequences of 21 "
-                              r"characters .* use a batch_size of at most"),
+    pytest.param({"batch_size": 100_000, "text_file": None},
+                 r"batch_size=100,000 is more than the [\d,]+ sequences of 21 characters .* use "
+                 r"a batch_size of at most", marks=pytest.mark.slow),  # reads WikiText-2
     ({"len_per_section": 3_000}, r"valid_chars=2000 must exceed len_per_section=3000: "
                                  r"validation reads at least one sequence"),
     ({"seed": 2**32}, r"seed must be an integer from 0 to 2\*\*32 - 1, got 4294967296"),
@@ -114,6 +114,7 @@ OUT_OF_MEMORY = textwrap.dedent("""
 """)
 
 
+@pytest.mark.system
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 def test_a_start_that_runs_out_of_memory_leaves_nothing_that_blocks_the_rerun(tmp_path):
     run_dir = tmp_path / "run"
@@ -139,6 +140,7 @@ def test_a_config_left_without_a_checkpoint_binds_nothing(tmp_path):
     assert rundir.read_config(run_dir)["batch_size"] == 8
 
 
+@pytest.mark.system
 def test_a_start_stopped_before_its_first_checkpoint_takes_back_its_files(tmp_path):
     """Ctrl-C (a real SIGINT) after the first step, before the first checkpoint."""
     run_dir = tmp_path / "run"
@@ -257,6 +259,7 @@ def test_load_run_falls_back_too_and_changes_nothing(run):
 
 # --- 5. One training per folder --------------------------------------------------------------
 
+@pytest.mark.system
 def test_a_second_training_is_refused_and_a_killed_ones_lock_blocks_nothing(tmp_path):
     run_dir = tmp_path / "run"
     config = tiny(run_dir, max_steps=100_000, log_every=3, save_every=3)

@@ -122,6 +122,7 @@ def test_a_sweep_over_text_files_names_each_run_after_its_file(tmp_path, capsys,
     assert not outputs.exists()  # nothing ran
 
 
+@pytest.mark.system
 def test_make_run_passes_text_to_the_main_job():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")

@@ -209,6 +209,7 @@ def test_sampling_from_a_text_file_run_uses_only_its_characters(tmp_path, own_te
 
 
 @pytest.mark.system
+@pytest.mark.system
 def test_generate_command_samples_a_text_file_run(tmp_path, own_text):
     config = config_for(tmp_path, own_text)
     train(config, progress=False, verbose=False)

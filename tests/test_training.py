@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import TINY_TEXT
 
 from helpers.backend import tf
 from helpers.encoding import Vocabulary
@@ -15,12 +16,10 @@ from helpers.paths import REPO_ROOT
 from helpers.training import NoTrainedModelError, TrainConfig, load_run, train
 
 # Tiny settings: these tests check the mechanics, not the quality.
-from conftest import TINY_TEXT  # noqa: E402
-
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=10,
             valid_chars=2_000, learning_rate=1e-2,
-            # the committed tiny text: fast, and no dataset needed
-            text_file=str(TINY_TEXT))
+            # the committed tiny text: fast, and no dataset needed; no progression samples
+            text_file=str(TINY_TEXT), sample_chars=0)
 
 
 def tiny(tmp_path, name="run", **overrides):
@@ -96,6 +95,7 @@ def _train_in_subprocess(config: TrainConfig, env=None, **popen):
                             env={**os.environ, **(env or {})}, **popen)
 
 
+@pytest.mark.system
 def test_same_seed_same_history_and_weights_across_hash_seeds(tmp_path):
     runs = []
     for hash_seed in ("1", "12345"):
@@ -114,6 +114,7 @@ def test_same_seed_same_history_and_weights_across_hash_seeds(tmp_path):
     assert without_timings(other_seed) != without_timings(histories[0])
 
 
+@pytest.mark.system
 def test_a_run_killed_mid_way_resumes_from_its_last_checkpoint(tmp_path):
     config = tiny(tmp_path, max_steps=100_000, save_every=3, log_every=3)
     proc = _train_in_subprocess(config, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -145,11 +146,12 @@ def test_a_run_killed_mid_way_resumes_from_its_last_checkpoint(tmp_path):
     assert not [p for p in config.run_dir.rglob("*") if "tmp" in p.name or "temp" in p.name]
 
 
+@pytest.mark.system
 def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
     """len_per_section 4,000 had not finished 5 steps in 5 minutes, at 3.7 GB and growing.
     Measured with the loop form: about 6 s and 0.75 GB for these steps."""
-    config = tiny(tmp_path, len_per_section=4_000, batch_size=4, max_steps=2, log_every=2, text_file=None,
-                  save_every=2, valid_chars=8_001)
+    config = tiny(tmp_path, len_per_section=4_000, batch_size=4, max_steps=2, log_every=2,
+                  save_every=2, valid_chars=8_001, text_file=None)
     proc = _train_in_subprocess(config, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True)
     try:
@@ -163,6 +165,7 @@ def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
     assert row["step"] == 2 and row["peak_rss_mb"] < 1_500
 
 
+@pytest.mark.system
 def test_mirrored_strategy_on_two_devices_matches_one_device(tmp_path):
     script = textwrap.dedent("""
         import json, sys
@@ -233,6 +236,7 @@ def test_loading_a_directory_without_a_model_says_what_to_do(tmp_path):
         load_run(tmp_path)
 
 
+@pytest.mark.system
 def test_generate_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "helpers.generate", "--run-dir",
                              str(tmp_path / "empty")], cwd=REPO_ROOT, capture_output=True,
@@ -252,6 +256,7 @@ def test_generate_command_line(tmp_path):
     assert bad.returncode == 1 and "temperature" in bad.stderr
 
 
+@pytest.mark.slow
 def test_a_short_run_visibly_learns_and_writes_real_words(tmp_path):
     """A few hundred steps on the test split, as the original trained, but correctly."""
     from helpers.sampling import Generator
@@ -298,12 +303,14 @@ def test_history_starts_with_the_untrained_model_near_uniform_guessing(tmp_path)
 
 
 def test_progression_keeps_a_sample_per_log_and_resumes_with_the_history(tmp_path):
-    train(tiny(tmp_path, max_steps=5, save_every=5), progress=False, verbose=False)
+    train(tiny(tmp_path, max_steps=5, save_every=5, sample_chars=200), progress=False,
+          verbose=False)
     path = tmp_path / "run" / "progression.json"
     rows = json.loads(path.read_text())
     assert [r["step"] for r in rows] == [0, 5]
     assert all(len(r["text"]) == 200 and r["temperature"] == 0.8 for r in rows)
-    train(tiny(tmp_path, max_steps=10, save_every=5), progress=False, verbose=False)
+    train(tiny(tmp_path, max_steps=10, save_every=5, sample_chars=200), progress=False,
+          verbose=False)
     again = json.loads(path.read_text())
     assert [r["step"] for r in again] == [0, 5, 10] and again[:2] == rows
     train(tiny(tmp_path, "quiet", max_steps=5, sample_chars=0), progress=False, verbose=False)
