@@ -20,7 +20,7 @@ from helpers.paths import REPO_ROOT, relative
 from helpers.training import TrainConfig, load_run, train
 
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
-            learning_rate=1e-2, max_steps=5)
+            learning_rate=1e-2, max_steps=5, sample_chars=0)
 
 
 def config_for(tmp_path, text_file, name="run", **overrides):
