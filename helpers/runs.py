@@ -321,7 +321,8 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
              preset: str | None = "main") -> int:
     """Train and sample into ``runs/NAME`` with ``preset``'s values under ``parameters``."""
     run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
-    parameters = {**preset_values(preset), **parameters}
+    # The main job's run is about training: 04's run of the original's port is for the lesson.
+    parameters = {"show_original": False, **preset_values(preset), **parameters}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
     try:
