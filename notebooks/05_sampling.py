@@ -123,7 +123,7 @@ assert set(stuck) == {run.vocabulary.decode([last_id])}
 # NBVAL_IGNORE_OUTPUT
 from helpers.sampling import chi_square
 
-draws = 5_000
+draws = 3_000  # each compiled draw is a sample of its own: a batch of 3,000 prompts
 small = np.bincount([sample_one(logits, rng) for _ in range(draws)], minlength=len(probs))
 compiled = run.vocabulary.encode("".join(
     generator.generate(test_start, 1, temperature=1.0, seed=seed, num_samples=draws)), warn=False)
