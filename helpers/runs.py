@@ -628,8 +628,10 @@ def read_runs(runs_dir="outputs/runs") -> Comparison:
 
 
 def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 99) -> str:
-    """Each run's first sample, wrapped into columns, ``columns`` runs to a row."""
+    """Each run's first sample, readable, wrapped into columns, ``columns`` runs to a row."""
     import textwrap
+
+    from helpers.encoding import detokenize
 
     sampled = [run for run in runs if run.samples]
     prompts = {run.samples["prompt"] for run in sampled}
@@ -641,7 +643,9 @@ def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 9
         texts = []
         for run in group:
             record, first = run.samples, run.samples["samples"][0]
-            text = first["text"] if shared_prompt else f"[{record['prompt']}] {first['text']}"
+            # WikiText's spacing undone for reading; samples.json keeps the raw text.
+            readable = detokenize(first["text"])
+            text = readable if shared_prompt else f"[{record['prompt']}] {readable}"
             texts.append([run.name[:column_width],
                           f"step {record['step']:,}, temperature {first['temperature']}"
                           [:column_width],

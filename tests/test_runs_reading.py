@@ -66,6 +66,11 @@ def test_read_sweep_follows_summary_csv(tmp_path):
     assert "30.0" in comparison.table().splitlines()[2]  # wall time from metrics.json
     text = runs.samples_side_by_side(comparison.finished)
     assert text.startswith("prompt: 'I plan'") and "xyz" in text and "temperature 0.8" in text
+    (tmp_path / "max_steps=100" / "samples.json").write_text(json.dumps({
+        "prompt": "I plan", "step": 100,
+        "samples": [{"text": "a 1 @,@ 000 @-@ ton ship ( 24 in ) .", "temperature": 0.8}]}))
+    shown = runs.samples_side_by_side(runs.read_sweep(tmp_path).finished)
+    assert "a 1,000-ton ship (24 in)." in shown  # shown readable
 
 
 def test_an_ok_run_without_metrics_is_an_error(tmp_path):

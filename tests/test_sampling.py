@@ -277,9 +277,19 @@ def test_bad_generation_arguments_are_named(generator, arguments, message):
             run(**{"prompt": "I", "num_chars": 5, **arguments})
 
 
-def test_chars_per_second_measures_each_method(generator):
-    for method in ("in_graph", "stepwise", "refeed"):
-        assert chars_per_second(generator, "I plan", 10, method=method) > 0
+def test_chars_per_second_times_the_chosen_method_after_a_warm_up(generator, monkeypatch):
+    """The figure is characters over the seconds of the timed call, the compiling call apart."""
+    import helpers.sampling as sampling
+
+    calls, clock = [], iter([100.0, 102.5])  # the timed call takes 2.5 s
+    monkeypatch.setattr(sampling.time, "perf_counter", lambda: next(clock))
+    for name, method in (("generate", "in_graph"), ("generate_stepwise", "stepwise"),
+                         ("generate_by_refeeding", "refeed")):
+        monkeypatch.setattr(generator, name,
+                            lambda prompt, n, _name=name: calls.append((_name, prompt, n)))
+        clock = iter([100.0, 102.5])
+        assert chars_per_second(generator, "I plan", 500, method=method) == 200.0
+        assert calls[-2:] == [(name, "I plan", 5), (name, "I plan", 500)]
     with pytest.raises(ValueError, match="method"):
         chars_per_second(generator, "I plan", 10, method="fast")
 
