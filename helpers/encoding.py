@@ -238,10 +238,10 @@ def batch_dataset(
     counter, which the checkpoint holds, and a resumed run (``start_step``) sees exactly the
     batches an uninterrupted run would have seen.
 
-    Memory and time do not grow with the text beyond its ids: ``ids`` stays a NumPy array in
-    its own dtype (uint8 for most vocabularies), shared rather than copied into TensorFlow, and
-    a NumPy function cuts each batch's windows out of it. An epoch's permutation is computed
-    once per epoch, not once per step. The batches are int32 whatever the dtype of ``ids``.
+    Memory and time do not grow with the text beyond its ids: ``ids`` is copied once into
+    TensorFlow in its own dtype (uint8 for most vocabularies), and each batch's windows are
+    gathered from it. An epoch's permutation is computed once per epoch, not once per step.
+    The batches are int32 whatever the dtype of ``ids``.
     """
     from helpers.backend import tf  # imported here so the data and encoding stages stay light
 
@@ -271,14 +271,14 @@ def batch_dataset(
         return tf.data.Dataset.from_tensor_slices(
             tf.reshape(used * skip, [steps_per_epoch, batch_size]))
 
-    offsets = np.arange(len_per_section + 1)
-
-    def windows_at(starts):  # NumPy: a [batch, len_per_section + 1] gather from ids, as int32
-        return ids[starts[:, None] + offsets].astype(np.int32)
+    # One copy of the ids in TensorFlow, in their own small dtype. (A tf.numpy_function here
+    # needs the GIL inside tf.data's threads: deleting the iterator while one was in flight
+    # hung the kernel after training.)
+    data = tf.constant(ids)
+    offsets = tf.range(len_per_section + 1, dtype=tf.int64)
 
     def batch_at(starts):
-        chunk = tf.numpy_function(windows_at, [starts], tf.int32, stateful=False)
-        chunk.set_shape([batch_size, len_per_section + 1])
+        chunk = tf.cast(tf.gather(data, starts[:, None] + offsets[None, :]), tf.int32)
         return chunk[:, :-1], chunk[:, 1:]
 
     epochs = tf.data.Dataset.range(first_epoch, 2**62 // steps_per_epoch)

@@ -163,7 +163,8 @@ else:
 # ## The samples, side by side
 #
 # Each run's sample from notebook 05, read from its `samples.json`: the prompt, then the text
-# the model generated at the temperature that notebook was given.
+# the model generated at the temperature that notebook was given, with WikiText's spacing
+# undone for reading (`helpers.encoding.detokenize`; `samples.json` keeps the raw text).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
