@@ -469,8 +469,10 @@ class _ProgressionSampler:
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
         self.config, self.traced = config, False
+        # A resumed run keeps the samples up to its checkpoint; a fresh start (step 0, perhaps
+        # over the files of a start that was killed) keeps none.
         self.rows = [row for row in rundir.read_progression(config.run_dir)
-                     if row["step"] <= start]
+                     if row["step"] <= start] if start else []
 
     def record(self, step: int) -> None:
         # The first call builds the loop's graph, and TensorFlow's C++ side prints a oneDNN

@@ -126,7 +126,8 @@ def test_a_sweep_over_text_files_names_each_run_after_its_file(tmp_path, capsys,
 def test_make_run_passes_text_to_the_main_job():
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dry = subprocess.run(["make", "-n", "run", "TEXT=books/notes.txt", "RUN=mine"],
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "TEXT=books/notes.txt",
+                          "RUN=mine"],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
     command = dry.stdout.strip().splitlines()[-1].split()

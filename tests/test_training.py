@@ -162,7 +162,9 @@ def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
     assert "len_per_section=4,000 is above 500: the LSTM runs as a loop" in out
     untrained, row = json.loads((config.run_dir / "history.json").read_text())
     assert untrained["step"] == 0
-    assert row["step"] == 2 and row["peak_rss_mb"] < 1_500
+    # Bounded: the unrolled graph had reached 3.7 GB and kept growing. (The untrained row's
+    # evaluation on 4,000-character windows adds a graph of its own.)
+    assert row["step"] == 2 and row["peak_rss_mb"] < 2_000
 
 
 @pytest.mark.system
