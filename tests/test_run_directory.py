@@ -145,8 +145,11 @@ def test_a_start_stopped_before_its_first_checkpoint_takes_back_its_files(tmp_pa
     """Ctrl-C (a real SIGINT) after the first step, before the first checkpoint."""
     run_dir = tmp_path / "run"
     config = tiny(run_dir, max_steps=100_000, log_every=1, save_every=100_000)
+    # SIGINT's default action in the child, as a terminal gives it (a shell that started the
+    # tests in the background leaves SIGINT ignored, and that is inherited).
     proc = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, json.dumps(config.to_json())],
-                            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not (run_dir / "history.json").exists():

@@ -38,6 +38,13 @@ METRICS_FIELDS = {"steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_pe
                   "config", "parameters"}
 
 
+def sigint_as_in_a_terminal():
+    """Ctrl-C's default action in the child, as a terminal gives it: a shell that started the
+    tests in the background leaves SIGINT ignored, and an ignored signal is inherited, so
+    Python would never raise KeyboardInterrupt there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def read_json(path):
     return json.loads(path.read_text("utf-8"))
 
@@ -474,7 +481,8 @@ def test_ctrl_c_during_a_sweep_says_in_one_line_what_was_finished(finished_main,
     proc = subprocess.Popen(sweep_command(outputs, "--name", "ctrl-c", "--param", "max_steps",
                                           "100", "100000", *TINY_ARGS),
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=sigint_as_in_a_terminal)
     try:
         started = time.perf_counter()
         while not (second / "history.json").exists():
