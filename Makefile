@@ -28,7 +28,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# The whole suite (about 20 minutes on 2 cores): every test, then every notebook under nbval.
+# The whole suite (about 15 minutes on 2 cores): every test, then every notebook under nbval.
 test: lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks

@@ -707,4 +707,13 @@ def _command(parser, args, fixed) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status == 130:
+        # Interrupted: the one line above is the last word. Ctrl-C reaches the kernels too, and
+        # the threads that watched them can report the dead kernel while the interpreter shuts
+        # down (seen as a trailing "DeadKernelError: Kernel died"); the kernels are already
+        # stopped and every file already written, so exit now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
