@@ -77,6 +77,7 @@ def test_validation_is_the_last_part_and_never_trained_on(tmp_path):
     assert loaded.train_ids.base is loaded.valid_ids.base  # views of one array, no copies
 
 
+@pytest.mark.slow  # several trainings: in make test, not test-fast
 def test_resuming_with_a_changed_file_is_refused_and_a_moved_one_continues(tmp_path,
                                                                           own_text):
     train(config_for(tmp_path, own_text), progress=False, verbose=False)
@@ -188,6 +189,7 @@ def test_a_relative_text_file_is_read_from_the_repository_root(tmp_path, tiny_te
     assert path_config.validate().text_file == str(tiny_text_file)  # a str, for config.json
 
 
+@pytest.mark.slow  # several trainings: in make test, not test-fast
 def test_sampling_from_a_text_file_run_uses_only_its_characters(tmp_path, own_text):
     from helpers.sampling import Generator
 

@@ -63,6 +63,7 @@ def test_loaded_model_has_the_trained_weights(tmp_path):
     assert any("lstm_0/recurrent_kernel" in n for n in names)
 
 
+@pytest.mark.slow  # several trainings: in make test, not test-fast
 def test_resuming_continues_exactly_like_an_uninterrupted_run(tmp_path):
     straight = train(tiny(tmp_path, "straight", max_steps=20), progress=False, verbose=False)
     train(tiny(tmp_path, "resumed", max_steps=10), progress=False, verbose=False)
@@ -304,6 +305,7 @@ def test_history_starts_with_the_untrained_model_near_uniform_guessing(tmp_path)
     assert history[-1]["train_bpc"] < first["train_bpc"]
 
 
+@pytest.mark.slow  # several trainings: in make test, not test-fast
 def test_progression_keeps_a_sample_per_log_and_resumes_with_the_history(tmp_path):
     train(tiny(tmp_path, max_steps=5, save_every=5, sample_chars=200), progress=False,
           verbose=False)
