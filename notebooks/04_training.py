@@ -223,7 +223,7 @@ print(f"mean of the last 10 steps: as published {published_bits:.2f} bits, tanh 
 #   BPC.
 #
 # And what the published variant writes after the prompt, with its sampler as written and with
-# the sampler it meant (notebook 05 explains both):
+# the same walk with the running sum updated (`intended_sample`; notebook 05 explains both):
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -63,8 +63,10 @@ Code(inspect.getsource(sample_one), language="python")
 # %% [markdown]
 # ## The original's sampler, as it is written
 #
-# The original meant to do the same: draw `r`, walk the ids while adding each probability to a
-# running sum, stop where the sum reaches `r`. As written, its running sum starts at 0 and
+# The original's sampler has the shape of the same idea: it draws `r`, starts a running sum at
+# 0, walks the ids, stops at the first where the sum reaches `r`, and falls back to the last id.
+# (Its comment speaks of picking the most likely character instead; what counts is what the code
+# does.) As written, its running sum starts at 0 and
 # nothing is ever added to it. The test "sum ≥ r" therefore never holds for any $r > 0$, the
 # walk falls through, and the function returns its default, the **last id**, whatever the
 # model predicts. (It also calls `random.uniform` without importing `random`, so as published

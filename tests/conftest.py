@@ -1,6 +1,7 @@
 """Shared fixtures: the real WikiText-2 splits (CI points WIKITEXT_DIR at a verified copy), and
 a tiny committed text for fast training tests that need no dataset."""
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,15 @@ import pytest
 from helpers import data
 
 TINY_TEXT = Path(__file__).resolve().parent / "fixtures" / "tiny.txt"
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_script(name: str):
+    """A script of ``benchmarks/`` (not a package) imported as a module, for its tests."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,13 @@
 """benchmarks/bench.py times the training step that ``train`` runs, not a copy of its own (the
 measurement itself is not a unit test)."""
 
-import importlib.util
 import math
 from types import SimpleNamespace
 
 import numpy as np
+from conftest import load_script
 
 from helpers import training
-from helpers.paths import REPO_ROOT
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_bench_times_the_step_train_runs(monkeypatch):

@@ -1,16 +1,7 @@
 """benchmarks/corpus_setup.py: its synthetic text, and its section of RESULTS.md, which
 bench.py keeps when it rewrites the file (the measurement itself is not a unit test)."""
 
-import importlib.util
-
-from helpers.paths import REPO_ROOT
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_script
 
 
 def test_synthetic_text_is_utf8_of_the_size_asked_with_wide_characters(tmp_path):
