@@ -55,8 +55,13 @@ class TrainConfig:
     hidden_nodes: int = 256
     len_per_section: int = 100
     skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
+    # Each batch row a stream through the text, the LSTM state carried from step to step
+    # (truncated backpropagation through time) instead of starting every sequence from zeros.
+    carry_state: bool = False
     learning_rate: float = 5e-3
     lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+    warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
     seed: int = 0
     train_split: str = "test"  # as in the original tutorial; "train" whenever you have it
     valid_split: str = "valid"
@@ -85,6 +90,19 @@ class TrainConfig:
             raise ValueError(f"valid_chars={self.valid_chars} must exceed len_per_section="
                              f"{self.len_per_section}: validation reads at least one sequence")
         check_int("sample_chars", self.sample_chars, minimum=0)
+        check_int("warmup_steps", self.warmup_steps, minimum=0)
+        if self.warmup_steps >= self.max_steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be below max_steps="
+                             f"{self.max_steps}")
+        if not isinstance(self.carry_state, bool):
+            raise ValueError(f"carry_state must be True or False, got {self.carry_state!r}")
+        if self.carry_state and self.skip is not None:
+            raise ValueError("skip must be None with carry_state=True: each row reads its "
+                             "stream section after section, with nothing skipped or repeated")
+        value = self.weight_decay
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+                or not math.isfinite(value):
+            raise ValueError(f"weight_decay must be a number >= 0, got {value!r}")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))

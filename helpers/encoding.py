@@ -286,6 +286,50 @@ def batch_dataset(
     return starts.skip(start_step - first_epoch * steps_per_epoch).map(batch_at).prefetch(2)
 
 
+def stream_dataset(ids: np.ndarray, batch_size: int, len_per_section: int, seed: int = 0,
+                   start_step: int = 0):
+    """Batches for truncated backpropagation through time: ``(inputs, targets, reset)``.
+
+    The text is cut into ``batch_size`` equal streams, one per batch row, and step after step
+    each row reads the next ``len_per_section`` characters of its own stream, so the LSTM state
+    a row ends one step with is the right state to begin the next step with (``train`` carries
+    it when ``carry_state`` is set). ``reset`` is True on the first step of each pass over the
+    text, where the state must start again from zeros. Each pass begins at a random offset
+    below ``len_per_section``, so the cuts between steps fall elsewhere every pass.
+
+    As with ``batch_dataset``, the batch of step ``s`` is a pure function of ``(seed, s)``.
+    """
+    from helpers.backend import tf
+
+    check_int("batch_size", batch_size)
+    check_int("len_per_section", len_per_section)
+    ids = _integer_ids(ids)
+    stream_length = len(ids) // batch_size
+    # Room for the offset (below one section) and the last target character.
+    steps_per_epoch = (stream_length - len_per_section - 1) // len_per_section
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"text of {len(ids):,} characters cut into batch_size={batch_size} streams gives "
+            f"{stream_length:,} characters a stream, fewer than the {2 * len_per_section + 1:,} "
+            f"that carrying state through sections of len_per_section={len_per_section} needs")
+    if start_step < 0:
+        raise ValueError(f"start_step must not be negative, got {start_step}")
+    data = tf.constant(ids)
+    stream_starts = tf.range(batch_size, dtype=tf.int64) * stream_length
+    offsets = tf.range(len_per_section + 1, dtype=tf.int64)
+
+    def batch_at(step):
+        epoch, position = step // steps_per_epoch, step % steps_per_epoch
+        shift = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(seed, tf.int64),
+                                                               epoch]),
+                                            maxval=len_per_section, dtype=tf.int64)
+        starts = stream_starts + shift + position * len_per_section
+        chunk = tf.cast(tf.gather(data, starts[:, None] + offsets[None, :]), tf.int32)
+        return chunk[:, :-1], chunk[:, 1:], tf.equal(position, 0)
+
+    return tf.data.Dataset.range(start_step, 2**62).map(batch_at).prefetch(2)
+
+
 def _integer_ids(ids) -> np.ndarray:
     """``ids`` as a NumPy integer array, not copied when it already is one."""
     ids = np.asarray(ids)

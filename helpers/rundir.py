@@ -62,10 +62,12 @@ _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
 
 # The settings that shape the model, its optimizer's state or its data: a run cannot be
 # continued with other values. (max_steps, log_every, save_every, learning_rate, clip_norm
-# and the validation settings may change between sessions.) lr_schedule decides which
-# variables Adam keeps: a checkpoint of one cannot be restored into the other.
+# and the validation settings may change between sessions.) lr_schedule and warmup_steps
+# decide which variables Adam keeps, carry_state whether the checkpoint holds the carried
+# state: a checkpoint of one cannot be restored into the other.
 FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
-                   "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule")
+                   "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule",
+                   "warmup_steps", "carry_state")
 
 
 def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") -> None:

@@ -307,6 +307,8 @@ def collect_metrics(run_dir: Path) -> dict:
         "train_bpc": last["train_bpc"],
         "valid_bpc": last["valid_bpc"],
         "best_valid_bpc": min(row["valid_bpc"] for row in history),
+        # Runs from before this figure existed have none.
+        "valid_bpc_carried": last.get("valid_bpc_carried"),
         "chars_per_sec": _mean([r["chars_per_sec"] for r in history
                                 if r.get("chars_per_sec") is not None]),
         "training_time_s": last["elapsed"],
@@ -332,7 +334,9 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
         kept = (f"its last checkpoint, step {saved:,}, is kept and the same command resumes "
                 "from it") if saved is not None else "no checkpoint had been saved yet"
         raise Interrupted(f"{relative(run_dir)} did not finish; {kept}") from None
-    print(f"\nvalid BPC {metrics['valid_bpc']:.3f} after {metrics['steps']:,} steps "
+    carried = metrics.get("valid_bpc_carried")
+    carried = f" ({carried:.3f} with the state carried)" if carried is not None else ""
+    print(f"\nvalid BPC {metrics['valid_bpc']:.3f}{carried} after {metrics['steps']:,} steps "
           f"({metrics['training_time_s'] / 60:.1f} min training, "
           f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
           f"{metrics['peak_rss_mb']:,.0f} MB)")
@@ -469,8 +473,8 @@ def _run_combinations(combos: list[dict], fixed: dict, sweep_dir: Path, result: 
             break
 
 
-SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_per_sec",
-                  "training_time_s", "wall_time_s", "peak_rss_mb", "sample")
+SUMMARY_FIELDS = ("steps", "train_bpc", "valid_bpc", "best_valid_bpc", "valid_bpc_carried",
+                  "chars_per_sec", "training_time_s", "wall_time_s", "peak_rss_mb", "sample")
 
 
 def _summary_row(combo: dict, run_dir: Path) -> dict:

@@ -51,7 +51,7 @@ from helpers.backend import keras, quiet_fd2, tf
 from helpers.checks import person_watching
 from helpers.config import PRESETS as PRESETS  # re-exported: helpers.training.PRESETS
 from helpers.config import TrainConfig, resolve_run_dir
-from helpers.encoding import Vocabulary, batch_dataset, sections
+from helpers.encoding import Vocabulary, batch_dataset, sections, stream_dataset
 from helpers.model import UNROLL_LIMIT, CharLSTM
 from helpers.paths import relative
 
@@ -89,6 +89,68 @@ def make_evaluator(model, inputs: np.ndarray, targets: np.ndarray, batch_size: i
         return total / targets.size / LN2
 
     return evaluate
+
+
+def make_carried_evaluator(model, ids: np.ndarray, len_per_section: int, streams: int = 50):
+    """A function returning the model's BPC on ``ids`` read as ``streams`` stretches of text,
+    the LSTM state carried from one section to the next within each.
+
+    ``make_evaluator`` starts every section of ``len_per_section`` characters from a zero
+    state, so a section's first characters are guessed with no context: the yardstick every
+    run is compared on. Carried through, each character is scored with all the text before it
+    in its stretch (2,000 characters for 100,000 in 50 stretches), as when the model generates.
+    """
+    n_sections = (len(ids) - 1) // len_per_section
+    if n_sections < 1:
+        raise ValueError(f"validation text of {len(ids)} characters is shorter than one "
+                         f"section of len_per_section={len_per_section}")
+    streams = min(streams, n_sections)
+    per_stream = n_sections // streams * len_per_section
+    used = np.asarray(ids[: streams * per_stream + 1], dtype=np.int32)
+    inputs = used[:-1].reshape(streams, per_stream)
+    targets = used[1:].reshape(streams, per_stream)
+    zeros = tf.zeros([streams, model.hidden_nodes])
+
+    @tf.function(reduce_retracing=True)
+    def summed_nats(x, y, states):
+        logits, states = model(x, states=states, return_state=True, training=False)
+        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+            y, logits, from_logits=True)), states
+
+    def evaluate() -> float:
+        states = [[zeros, zeros] for _ in range(model.num_layers)]
+        total = 0.0
+        for start in range(0, per_stream, len_per_section):
+            part = slice(start, start + len_per_section)
+            nats, states = summed_nats(inputs[:, part], targets[:, part], states)
+            total += float(nats)
+        return total / targets.size / LN2
+
+    return evaluate
+
+
+class CarriedState(tf.Module):
+    """The LSTM state (``h`` and ``c`` of every layer, one row per batch row) that training with
+    ``carry_state`` keeps from one step to the next. It is in the checkpoint, so a resumed run
+    continues with the state the interrupted one had."""
+
+    def __init__(self, batch_size: int, hidden_nodes: int, num_layers: int):
+        super().__init__(name="carried_state")
+        self.layers = [[tf.Variable(tf.zeros([batch_size, hidden_nodes]), trainable=False,
+                                    name=f"{kind}_{n}") for kind in ("h", "c")]
+                       for n in range(num_layers)]
+
+    def start(self, reset):
+        """The state to begin this step with: the last step's, or zeros where ``reset``."""
+        keep = 1.0 - tf.cast(reset, tf.float32)
+        return [[h * keep, c * keep] for h, c in self.layers]
+
+    def keep(self, states) -> None:
+        """Remember the state this step ended with (as a value: no gradient flows back
+        through it into the previous step, which is what truncated means)."""
+        for (h_var, c_var), (h, c) in zip(self.layers, states, strict=True):
+            h_var.assign(h)
+            c_var.assign(c)
 
 
 def peak_rss_mb() -> float:
@@ -256,17 +318,50 @@ def _restore(checkpoint, prefix: Path, partial: bool) -> None:
 
 
 def learning_rate_schedule(config: TrainConfig):
-    """Adam's step size: constant, or cosine-decayed over ``max_steps``.
+    """Adam's step size: constant, or cosine-decayed over ``max_steps``, after an optional
+    linear warm-up over ``warmup_steps``.
 
     Large steps early get the loss down fast; small ones at the end settle into a minimum that
-    the large ones keep jumping over. The schedule reads the optimizer's own step counter, which
-    the checkpoint restores, so a resumed run continues the same curve (resuming with another
-    ``max_steps`` reshapes what is left of it).
+    the large ones keep jumping over. A warm-up keeps the first steps small while Adam's
+    running averages of the gradient are still mostly the zeros they started from. The
+    schedule reads the optimizer's own step counter, which the checkpoint restores, so a
+    resumed run continues the same curve (resuming with another ``max_steps`` reshapes what is
+    left of it).
     """
+    warmup = config.warmup_steps
     if config.lr_schedule == "constant":
-        return config.learning_rate
-    return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.max_steps,
-                                                  alpha=0.1)
+        return WarmUp(config.learning_rate, warmup) if warmup else config.learning_rate
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.max_steps,
+                                                      alpha=0.1)
+    return keras.optimizers.schedules.CosineDecay(0.0, config.max_steps - warmup, alpha=0.1,
+                                                  warmup_target=config.learning_rate,
+                                                  warmup_steps=warmup)
+
+
+class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
+    """A rate that climbs linearly from 0 to ``rate`` over ``warmup_steps``, then stays."""
+
+    def __init__(self, rate: float, warmup_steps: int):
+        self.rate, self.warmup_steps = rate, warmup_steps
+
+    def __call__(self, step):
+        fraction = tf.cast(step, tf.float32) / self.warmup_steps
+        return self.rate * tf.minimum(fraction, 1.0)
+
+    def get_config(self):
+        return {"rate": self.rate, "warmup_steps": self.warmup_steps}
+
+
+def build_optimizer(config: TrainConfig):
+    """Adam, or AdamW when ``weight_decay`` is set: the decay pulls every weight matrix a
+    little towards zero at each step, apart from the gradient (biases are left alone)."""
+    rate = learning_rate_schedule(config)
+    if not config.weight_decay:
+        return keras.optimizers.Adam(rate)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
 
 
 def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
@@ -283,7 +378,7 @@ def build_training(config: TrainConfig, vocab_size: int, strategy=None):
     seed_everything(config.seed)
     with strategy.scope():
         model = build_model(config, vocab_size).build_for(1, 1)
-        optimizer = keras.optimizers.Adam(learning_rate_schedule(config))
+        optimizer = build_optimizer(config)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         optimizer.build(model.trainable_variables)
     return model, optimizer, step
@@ -305,6 +400,9 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     config.validate()
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
+    if config.carry_state and replicas > 1:
+        raise ValueError(f"carry_state=True trains on one device; the strategy has {replicas} "
+                         "replicas")
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
                          f"evenly across the strategy's {replicas} replicas")
@@ -351,13 +449,16 @@ class _Session:
         config, strategy, run_dir = self.config, self.strategy, self.config.run_dir
         is_chief = strategy.extended.should_checkpoint
         model, optimizer, step = build_training(config, len(self.vocabulary), strategy)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+        carried = CarriedState(config.batch_size, config.hidden_nodes, config.num_layers) \
+            if config.carry_state else None
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+                                         **({"carried_state": carried} if carried else {}))
         checkpoint_dir = run_dir / rundir.CHECKPOINTS
         if is_chief:
             _remove_unfinished_saves(checkpoint_dir)
         # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
         restore_newest_intact(checkpoint, checkpoint_dir, set_aside=is_chief)
-        if config.lr_schedule == "constant":
+        if config.lr_schedule == "constant" and not config.warmup_steps:
             # The checkpoint holds Adam's rate; a resumed run takes the one asked for now.
             optimizer.learning_rate = config.learning_rate
         if strategy.num_replicas_in_sync > 1:
@@ -383,8 +484,13 @@ class _Session:
                   "length)")
         evaluate = make_evaluator(model, *validation_windows(self.valid_ids,
                                                              config.len_per_section))
-        batches = iter(_replica_batches(strategy, self.train_ids, config, start))
-        train_step = make_train_step(model, optimizer, step, strategy, config)
+        evaluate_carried = make_carried_evaluator(model, self.valid_ids, config.len_per_section)
+        if carried:
+            batches = iter(stream_dataset(self.train_ids, config.batch_size,
+                                          config.len_per_section, config.seed, start))
+        else:
+            batches = iter(_replica_batches(strategy, self.train_ids, config, start))
+        train_step = make_train_step(model, optimizer, step, strategy, config, carried)
         sampler = _ProgressionSampler(model, self.vocabulary, config, start) \
             if is_chief and strategy.num_replicas_in_sync == 1 and config.sample_chars else None
         if start == 0 and not history:
@@ -392,7 +498,8 @@ class _Session:
             train_windows = validation_windows(self.train_ids[: config.valid_chars]
                                                .astype(np.int32), config.len_per_section)
             history.append({"step": 0, "train_bpc": make_evaluator(model, *train_windows)(),
-                            "valid_bpc": evaluate(), "chars_per_sec": None, "elapsed": 0.0,
+                            "valid_bpc": evaluate(), "valid_bpc_carried": evaluate_carried(),
+                            "chars_per_sec": None, "elapsed": 0.0,
                             "peak_rss_mb": peak_rss_mb()})
             if sampler:
                 sampler.record(0)
@@ -430,6 +537,7 @@ class _Session:
                         "step": current,
                         "train_bpc": window_bits / window_steps,
                         "valid_bpc": evaluate(),
+                        "valid_bpc_carried": evaluate_carried(),
                         "chars_per_sec": window_steps * chars_per_step / seconds,
                         "elapsed": elapsed_before + time.perf_counter() - started,
                         "peak_rss_mb": peak_rss_mb(),
@@ -545,19 +653,26 @@ def _save_to_scratch(checkpoint, number: int) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def make_train_step(model, optimizer, step, strategy, config: TrainConfig):
+def make_train_step(model, optimizer, step, strategy, config: TrainConfig,
+                    carried: CarriedState | None = None):
     """The function ``train`` runs once per step: one batch in, the mean loss in bits out.
 
     ``strategy`` splits the batch across replicas; with one device (``tf.distribute.
     get_strategy()``) ``strategy.run`` just calls ``replica_gradients`` and the sums are
-    the values themselves.
+    the values themselves. With ``carried`` (``carry_state``), a batch also says whether to
+    reset, and each step begins from the state the last one ended with.
     """
     global_chars = config.batch_size * config.len_per_section
 
     def replica_gradients(batch):
-        inputs, targets = batch
+        inputs, targets = batch[0], batch[1]
         with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)
+            if carried is None:
+                logits = model(inputs, training=True)
+            else:
+                logits, states = model(inputs, states=carried.start(reset=batch[2]),
+                                       return_state=True, training=True)
+                carried.keep(states)
             nats = keras.losses.sparse_categorical_crossentropy(targets, logits,
                                                                 from_logits=True)
             # Each replica's share of the global mean, so summing replicas gives the mean.

@@ -42,6 +42,7 @@ cell = "four_gate"  # our FourGateLSTM, or "keras" for keras.layers.LSTM
 batch_size = 64  # sequences per step
 len_per_section = 100  # characters per training sequence
 skip = None  # stride between sequences; None: len_per_section (no overlap)
+carry_state = False  # each batch row a stream through the text, the state kept between steps
 train_split = "test"  # the WikiText-2 split to train on (when text_file is None)
 valid_split = "valid"  # the WikiText-2 split to validate on (when text_file is None)
 valid_chars = 100_000  # validation reads at most this many characters
@@ -51,6 +52,8 @@ valid_fraction = 0.1  # with text_file: the last part of the file, kept for vali
 # The optimisation
 learning_rate = 0.005  # Adam's step size
 lr_schedule = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+warmup_steps = 0  # steps over which the rate climbs from 0 to learning_rate
+weight_decay = 0.0  # AdamW's weight decay (0: plain Adam)
 clip_norm = 1.0  # gradients are scaled down to at most this global norm
 max_steps = 500  # training steps in total (a resumed run continues up to this)
 seed = 0

@@ -33,7 +33,8 @@ TINY = {"hidden_nodes": 8, "batch_size": 4, "len_per_section": 16, "log_every": 
         "save_every": 50, "num_chars": 20, "show_original": False}
 TINY_ARGS = [arg for name, value in TINY.items() for arg in ("-p", name, str(value))]
 TRAINING_TINY = {k: v for k, v in TINY.items() if k != "num_chars"}
-METRICS_FIELDS = {"steps", "train_bpc", "valid_bpc", "best_valid_bpc", "chars_per_sec",
+METRICS_FIELDS = {"steps", "train_bpc", "valid_bpc", "best_valid_bpc", "valid_bpc_carried",
+                  "chars_per_sec",
                   "training_time_s", "wall_time_s", "peak_rss_mb", "sample", "prompt",
                   "config", "parameters"}
 

@@ -40,8 +40,8 @@ def test_run_directory_holds_everything_to_continue(tmp_path):
     history = train(config, progress=False, verbose=False)
     run_dir = tmp_path / "run"
     assert [row["step"] for row in history] == [0, 5, 10]
-    assert set(history[0]) == {"step", "train_bpc", "valid_bpc", "chars_per_sec", "elapsed",
-                               "peak_rss_mb"}
+    assert set(history[0]) == {"step", "train_bpc", "valid_bpc", "valid_bpc_carried",
+                               "chars_per_sec", "elapsed", "peak_rss_mb"}
     assert json.loads((run_dir / "history.json").read_text()) == history
     assert json.loads((run_dir / "config.json").read_text())["hidden_nodes"] == 16
     assert Vocabulary.load(run_dir / "vocabulary.json") == load_run(run_dir).vocabulary

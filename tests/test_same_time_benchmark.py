@@ -1,0 +1,51 @@
+"""benchmarks/same_time.py: its settings, its stopwatch and its section of RESULTS.md (the
+measurement itself is a benchmark run, not a unit test)."""
+
+import time
+
+from conftest import load_script
+
+from helpers.config import PRESETS, TrainConfig
+
+
+def test_ours_is_make_runs_configuration():
+    same_time = load_script("same_time")
+    config = same_time.main_config("outputs/x")
+    expected = TrainConfig.from_parameters(preset="main")
+    for name, value in PRESETS["main"].items():
+        assert getattr(config, name) == value == getattr(expected, name)
+    assert config.sample_chars == 0
+
+
+def test_fit_stops_once_the_seconds_have_passed():
+    same_time = load_script("same_time")
+
+    class Model:
+        stop_training = False
+
+    stop = same_time._StopAfter(0.05)
+    stop.set_model(Model())
+    for batch in range(1000):
+        stop.on_train_batch_begin(batch)
+        time.sleep(0.01)
+        stop.on_train_batch_end(batch)
+        if stop.model.stop_training:
+            break
+    assert stop.model.stop_training and 0.05 <= stop.elapsed < 0.5 and 3 <= stop.steps < 50
+
+
+def test_the_section_states_difference_and_ratio(tmp_path, monkeypatch):
+    same_time = load_script("same_time")
+    results = {"ours": {"steps": 900, "planned_steps": 4000, "seconds": 300.0, "chars": 5.76e6,
+                        "valid_bpc": 2.2, "parameters": 10},
+               "tutorial": {"steps": 300, "seconds": 301.0, "chars": 1.92e6, "valid_bpc": 2.75,
+                            "parameters": 20}}
+    text = same_time.section(results, 300)
+    assert "0.550 BPC lower for ours" in text and "1.25x in BPC" in text
+    assert "3.00x the characters" in text and "900 of the main preset's 4,000" in text
+    results_md = tmp_path / "RESULTS.md"
+    results_md.write_text("# Benchmark results\n", "utf-8")
+    monkeypatch.setattr(same_time, "RESULTS", results_md)
+    same_time.write_section(text)
+    same_time.write_section(text)
+    assert results_md.read_text("utf-8").count(same_time.BEGIN) == 1
