@@ -68,7 +68,10 @@ class TrainConfig:
     output_dir: str = "outputs/runs/default"
     num_layers: int = 1
     embedding_dim: int | None = None  # None: one-hot input (a row lookup in the kernel)
-    dropout: float = 0.0
+    dropout: float = 0.0  # on each LSTM layer's outputs, during training only
+    # A fraction of the recurrent weights dropped for each batch, during training only (the
+    # four-gate cell only)
+    recurrent_dropout: float = 0.0
     clip_norm: float = 1.0
     cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
     valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
@@ -115,8 +118,14 @@ class TrainConfig:
                 or not 0 <= self.seed < 2**32:
             # NumPy's global seed, which Keras sets, must fit in 32 bits.
             raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "recurrent_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not 0 <= value < 1:
+                raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+        if self.recurrent_dropout and self.cell != "four_gate":
+            raise ValueError("recurrent_dropout needs cell='four_gate' (it drops weights of our "
+                             f"recurrent kernel), got cell={self.cell!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
                              f"{self.lr_schedule!r}")

@@ -42,10 +42,15 @@ class FourGateLSTM(keras.layers.Layer):
     """
 
     def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
-                 **kwargs):
+                 recurrent_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_int("units", units)
+        if not 0.0 <= recurrent_dropout < 1.0:
+            raise ValueError(f"recurrent_dropout must lie in [0, 1), got {recurrent_dropout!r}")
         self.units = units
+        self.recurrent_dropout = recurrent_dropout
+        # Its own random stream, seeded from Keras's global seed, as keras.layers.Dropout's.
+        self.seed_generator = keras.random.SeedGenerator() if recurrent_dropout else None
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.input_dim = input_dim
@@ -74,13 +79,16 @@ class FourGateLSTM(keras.layers.Layer):
             return tf.gather(self.kernel, inputs) + self.bias
         return tf.einsum("btd,dk->btk", inputs, self.kernel) + self.bias
 
-    def step(self, projected_x, h, c, return_gates=False):
+    def step(self, projected_x, h, c, return_gates=False, recurrent_kernel=None):
         """One time step: the four gates from one fused product, then split.
 
         ``return_gates=True`` also returns the gates ``(i, f, g, o)``, to look inside the
-        layer (``helpers.inspect_lstm``) with this same code.
+        layer (``helpers.inspect_lstm``) with this same code. ``recurrent_kernel``: the one to
+        use instead of the layer's own (in training, with some of its weights dropped).
         """
-        z = projected_x + tf.matmul(h, self.recurrent_kernel)
+        if recurrent_kernel is None:
+            recurrent_kernel = self.recurrent_kernel
+        z = projected_x + tf.matmul(h, recurrent_kernel)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
         i = tf.sigmoid(z_i)
         f = tf.sigmoid(z_f)
@@ -98,15 +106,22 @@ class FourGateLSTM(keras.layers.Layer):
             h, c = self.get_initial_state(tf.shape(projected)[0])
         else:
             h, c = initial_state
+        recurrent_kernel = tf.convert_to_tensor(self.recurrent_kernel)
+        if training and self.recurrent_dropout:
+            # DropConnect on the recurrent weights (Wan et al., 2013; Merity et al., 2017's
+            # weight-dropped LSTM): one mask for the whole sequence, so every time step of
+            # a batch reads the same thinned kernel; the memory path c itself is untouched.
+            recurrent_kernel = keras.random.dropout(recurrent_kernel, self.recurrent_dropout,
+                                                    seed=self.seed_generator)
         if projected.shape[1] is not None and projected.shape[1] <= UNROLL_LIMIT:
             # A static length unrolls into straight-line code: no loop bookkeeping per step.
-            sequence, h, c = self._unrolled(projected, h, c)
+            sequence, h, c = self._unrolled(projected, h, c, recurrent_kernel)
         else:
-            sequence, h, c = self._while_loop(projected, h, c)
+            sequence, h, c = self._while_loop(projected, h, c, recurrent_kernel)
         result = sequence if self.return_sequences else h
         return [result, h, c] if self.return_state else result
 
-    def _unrolled(self, projected, h, c):
+    def _unrolled(self, projected, h, c, recurrent_kernel):
         """``step`` over every time step, with a backward pass written out by hand.
 
         The forward pass is ``step`` itself. TensorFlow's own gradient of it would be right but
@@ -119,19 +134,19 @@ class FourGateLSTM(keras.layers.Layer):
         return_sequences = self.return_sequences
 
         @tf.custom_gradient
-        def unrolled(projected, h, c):
+        def unrolled(projected, h, c, recurrent_kernel):
             hs, cs, gates = [h], [c], []
             # One unstack instead of T slices projected[:, t].
             for x_t in tf.unstack(projected, axis=1):
-                h, c, step_gates = self.step(x_t, h, c, return_gates=True)
+                h, c, step_gates = self.step(x_t, h, c, return_gates=True,
+                                             recurrent_kernel=recurrent_kernel)
                 hs.append(h)
                 cs.append(c)
                 gates.append(step_gates)
             outputs = (tf.stack(hs[1:], axis=1), h, c) if return_sequences else (h, c)
 
-            def backward(*d_outputs, variables):
+            def backward(*d_outputs):
                 d_sequence, d_h, d_c = d_outputs if return_sequences else (None, *d_outputs)
-                recurrent_kernel, = variables  # the one variable step reads
                 units = recurrent_kernel.shape[0]
                 u_transposed = _transpose_recurrent_kernel(recurrent_kernel)
                 d_h_out = tf.unstack(d_sequence, axis=1) if return_sequences else None
@@ -156,14 +171,14 @@ class FourGateLSTM(keras.layers.Layer):
                 h_prev = tf.reshape(tf.stack(hs[:-1], axis=1), [-1, units])
                 d_recurrent = tf.matmul(h_prev, tf.reshape(d_z, [-1, 4 * units]),
                                         transpose_a=True)
-                return (d_z, d_h, d_c), [d_recurrent]
+                return d_z, d_h, d_c, d_recurrent
 
             return outputs, backward
 
-        outputs = unrolled(projected, h, c)
+        outputs = unrolled(projected, h, c, recurrent_kernel)
         return outputs if return_sequences else (None, *outputs)
 
-    def _while_loop(self, projected, h, c):
+    def _while_loop(self, projected, h, c, recurrent_kernel):
         steps = tf.shape(projected)[1]
         # Read through a TensorArray: the gradient of slicing a tensor, by_time[t], would be a
         # tensor of the whole sequence's size at every step (quadratic in the length).
@@ -172,7 +187,7 @@ class FourGateLSTM(keras.layers.Layer):
         outputs = tf.TensorArray(projected.dtype, size=steps)
 
         def body(t, h, c, outputs):
-            h, c = self.step(by_time.read(t), h, c)
+            h, c = self.step(by_time.read(t), h, c, recurrent_kernel=recurrent_kernel)
             return t + 1, h, c, outputs.write(t, h)
 
         _, h, c, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, h, c, outputs))
@@ -182,7 +197,8 @@ class FourGateLSTM(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, return_sequences=self.return_sequences,
-                      return_state=self.return_state, input_dim=self.input_dim)
+                      return_state=self.return_state, input_dim=self.input_dim,
+                      recurrent_dropout=self.recurrent_dropout)
         return config
 
 
@@ -215,7 +231,7 @@ class CharLSTM(keras.Model):
     """
 
     def __init__(self, vocab_size, hidden_nodes=256, num_layers=1, embedding_dim=None,
-                 dropout=0.0, cell="four_gate", **kwargs):
+                 dropout=0.0, cell="four_gate", recurrent_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
@@ -224,6 +240,10 @@ class CharLSTM(keras.Model):
             check_int(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        if recurrent_dropout and cell != "four_gate":
+            raise ValueError("recurrent_dropout (dropped recurrent weights) needs "
+                             f"cell='four_gate', got cell={cell!r}")
+        self.recurrent_dropout = recurrent_dropout
         self.vocab_size = vocab_size
         self.hidden_nodes = hidden_nodes
         self.num_layers = num_layers
@@ -241,7 +261,8 @@ class CharLSTM(keras.Model):
                 # The first layer reads ids directly when there is no embedding (one-hot input).
                 ids_in = n == 0 and not embedding_dim
                 layer = FourGateLSTM(hidden_nodes, return_sequences=True, return_state=True,
-                                     input_dim=vocab_size if ids_in else None, name=f"lstm_{n}")
+                                     input_dim=vocab_size if ids_in else None,
+                                     recurrent_dropout=recurrent_dropout, name=f"lstm_{n}")
             # An attribute per layer: TensorFlow checkpoints do not follow Keras's tracked lists.
             setattr(self, f"lstm_{n}", layer)
             self.lstm_layers.append(layer)
@@ -277,7 +298,8 @@ class CharLSTM(keras.Model):
     def get_config(self):
         return dict(vocab_size=self.vocab_size, hidden_nodes=self.hidden_nodes,
                     num_layers=self.num_layers, embedding_dim=self.embedding_dim,
-                    dropout=self.dropout_rate, cell=self.cell)
+                    dropout=self.dropout_rate, cell=self.cell,
+                    recurrent_dropout=self.recurrent_dropout)
 
 
 def lstm_training_flops(batch_size: int, len_per_section: int, hidden_nodes: int,

@@ -67,7 +67,7 @@ _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
 # state: a checkpoint of one cannot be restored into the other.
 FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
                    "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule",
-                   "warmup_steps", "carry_state")
+                   "warmup_steps", "carry_state", "recurrent_dropout")
 
 
 def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") -> None:

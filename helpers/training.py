@@ -367,7 +367,7 @@ def build_optimizer(config: TrainConfig):
 def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
     return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
                     embedding_dim=config.embedding_dim, dropout=config.dropout,
-                    cell=config.cell)
+                    cell=config.cell, recurrent_dropout=config.recurrent_dropout)
 
 
 def build_training(config: TrainConfig, vocab_size: int, strategy=None):

@@ -37,6 +37,7 @@ hidden_nodes = 256  # LSTM units per layer
 num_layers = 1  # stacked LSTM layers
 embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
 dropout = 0.0  # between layers and before the output, during training only
+recurrent_dropout = 0.0  # share of the recurrent weights dropped per batch, in training
 cell = "four_gate"  # our FourGateLSTM, or "keras" for keras.layers.LSTM
 # The data
 batch_size = 64  # sequences per step

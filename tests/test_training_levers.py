@@ -158,3 +158,51 @@ def test_history_rows_carry_both_validation_figures(tmp_path):
     history = train(tiny(tmp_path, max_steps=5), progress=False, verbose=False)
     assert all(np.isfinite(row["valid_bpc_carried"]) for row in history)
 
+
+
+def test_recurrent_dropout_thins_the_kernel_in_training_only():
+    from helpers.backend import keras
+    from helpers.model import CharLSTM, FourGateLSTM
+
+    keras.utils.set_random_seed(0)
+    layer = FourGateLSTM(8, return_sequences=True, input_dim=5, recurrent_dropout=0.5)
+    plain = FourGateLSTM(8, return_sequences=True, input_dim=5)
+    ids = tf.constant(np.arange(30).reshape(3, 10) % 5, tf.int32)
+    layer(ids)
+    plain(ids)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(layer(ids, training=False), plain(ids), rtol=1e-6)
+    dropped = layer(ids, training=True)
+    assert not np.allclose(dropped, plain(ids))
+    # What it computes is the layer with a kernel whose dropped weights are 0 and the rest
+    # scaled by 2: the hand-written backward pass gives that kernel autodiff's gradient.
+    kernel = layer.recurrent_kernel.numpy() * 2 * (np.arange(8 * 32).reshape(8, 32) % 2 == 1)
+    kernel = tf.constant(kernel.astype(np.float32))
+    projected = layer.project_inputs(ids)
+    h = c = tf.zeros([3, 8])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(kernel)
+        sequence, _, _ = layer._unrolled(projected, h, c, kernel)
+        steps = []
+        hh, cc = h, c
+        for t in range(10):
+            hh, cc = layer.step(projected[:, t], hh, cc, recurrent_kernel=kernel)
+            steps.append(hh)
+        looped = tf.stack(steps, axis=1)
+        loss_a, loss_b = tf.reduce_sum(sequence ** 2), tf.reduce_sum(looped ** 2)
+    np.testing.assert_allclose(sequence, looped, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(loss_a, kernel), tape.gradient(loss_b, kernel),
+                               rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        CharLSTM(10, recurrent_dropout=0.2, cell="keras")
+    with pytest.raises(ValueError, match="recurrent_dropout needs cell='four_gate'"):
+        TrainConfig(recurrent_dropout=0.2, cell="keras").validate()
+    with pytest.raises(ValueError, match="recurrent_dropout must lie in"):
+        TrainConfig(recurrent_dropout=1.0).validate()
+
+
+def test_recurrent_dropout_trains_and_reloads(tmp_path):
+    config = tiny(tmp_path, recurrent_dropout=0.3, max_steps=10)
+    history = train(config, progress=False, verbose=False)
+    assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]
+    assert load_run(config.run_dir).model.lstm_layers[0].recurrent_dropout == 0.3
