@@ -29,11 +29,13 @@
 #
 # The names are the original tutorial's where they mean the same thing. The defaults are sized
 # to finish in a few minutes on a laptop CPU and still produce real words; `make run` trains
-# longer (the `main` preset in `helpers.training`).
+# for about 15 minutes, with dropout on the outputs and on the recurrent weights and a decaying
+# rate (the `main` preset in `helpers.config`; README's "What was tried to get there" compares
+# the settings that led to it).
 
 # %% tags=["parameters"]
 # The model
-hidden_nodes = 256  # LSTM units per layer
+hidden_nodes = 512  # LSTM units per layer
 num_layers = 1  # stacked LSTM layers
 embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
 dropout = 0.0  # between layers and before the output, during training only
@@ -250,7 +252,7 @@ if original_runs:
 # %% [markdown]
 # ## One training step, as `train` runs it
 #
-# Our model changes all of those things together: ids instead of dense one-hot input, 256 units
+# Our model changes all of those things together: ids instead of dense one-hot input, 512 units
 # on sequences of 100, a loss at every position, and Adam with gradient clipping. Here is the
 # function `helpers.training.train` calls once per step, its real source:
 
@@ -282,7 +284,13 @@ Code(inspect.getsource(make_train_step), language="python")
 #    above `clip_norm`, scale all of them down together to that length. One unlucky batch then
 #    cannot throw the weights far away, the failure that SGD at 10 without clipping invites.
 # 6. **Adam** moves each weight by its gradient scaled by running estimates of the gradient's
-#    mean and size, with the step size `learning_rate`; `step` counts the updates.
+#    mean and size, with the step size `learning_rate`; `step` counts the updates. With
+#    `weight_decay` it is AdamW, which also shrinks every weight matrix a little each step.
+#
+# With `carry_state=True` (`carried` is then not None) each batch row is a stream through the
+# text, and step 1 begins from the state the previous step ended with, instead of zeros:
+# truncated backpropagation through time, where the gradient still stops at the batch's start
+# but the memory does not. The batch then also says whether to reset (the first step of a pass).
 #
 # ## Train
 #

@@ -25,7 +25,9 @@ def test_importing_the_configuration_loads_no_tensorflow():
 
 
 def test_the_main_preset_is_the_main_jobs_longer_run():
-    assert PRESETS["main"] == {"max_steps": 2000, "log_every": 100, "save_every": 250}
+    assert PRESETS["main"] == {"max_steps": 4000, "log_every": 250, "save_every": 500,
+                               "hidden_nodes": 512, "dropout": 0.5, "recurrent_dropout": 0.25,
+                               "lr_schedule": "cosine"}
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, values in PRESETS.items():
         assert set(values) <= fields, name
@@ -35,7 +37,7 @@ def test_the_main_preset_is_the_main_jobs_longer_run():
 def test_from_parameters_puts_defaults_preset_and_values_together():
     made = TrainConfig.from_parameters({"max_steps": 30, "hidden_nodes": 8}, preset="main")
     assert (made.max_steps, made.log_every, made.save_every, made.hidden_nodes) == \
-        (30, 100, 250, 8)
+        (30, 250, 500, 8)
     assert made.batch_size == TrainConfig().batch_size
     assert TrainConfig.from_parameters() == TrainConfig()
     assert config.preset_values("main") is not PRESETS["main"]  # a copy

@@ -206,3 +206,14 @@ def test_recurrent_dropout_trains_and_reloads(tmp_path):
     history = train(config, progress=False, verbose=False)
     assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]
     assert load_run(config.run_dir).model.lstm_layers[0].recurrent_dropout == 0.3
+
+
+@pytest.mark.parametrize("overrides", [
+    {"cell": "keras"},
+    {"num_layers": 2, "embedding_dim": 8, "carry_state": True, "recurrent_dropout": 0.2,
+     "dropout": 0.2},
+])
+def test_the_levers_train_with_every_model_shape(tmp_path, overrides):
+    history = train(tiny(tmp_path, max_steps=5, **overrides), progress=False, verbose=False)
+    assert all(np.isfinite(row["valid_bpc_carried"]) for row in history)
+    assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]
