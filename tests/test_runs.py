@@ -328,6 +328,8 @@ def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_pa
 
 
 def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, capsys):
+    from helpers.config import PRESETS
+
     seen = []
 
     def fail(run_dir, parameters, progress=True):
@@ -337,7 +339,7 @@ def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, ca
     monkeypatch.setattr(runs, "run_notebooks", fail)
     assert runs.main(["sweep", "--outputs", str(tmp_path), "--preset", "main", "--fail-fast",
                       "--param", "max_steps", "30", "60", "-p", "hidden_nodes", "8"]) == 1
-    assert seen == [{"log_every": 100, "save_every": 250, "hidden_nodes": 8, "max_steps": 30}]
+    assert seen == [{**PRESETS["main"], "hidden_nodes": 8, "max_steps": 30}]
     runs.main(["sweep", "--outputs", str(tmp_path), "--name", "plain", "--fail-fast",
                "--param", "max_steps", "30"])
     assert seen[-1] == {"max_steps": 30}  # no preset unless asked for
