@@ -135,7 +135,8 @@ def run_tutorial(seconds: float, data, units: int) -> dict:
     batches = batch_dataset(data.train_ids, defaults.batch_size, defaults.len_per_section,
                             seed=defaults.seed)
     stop = _StopAfter(seconds)
-    model.fit(batches, epochs=1, steps_per_epoch=10**9, callbacks=[stop], verbose=0)
+    model.fit(batches, epochs=1, steps_per_epoch=10**9, callbacks=[stop], verbose=0,
+              shuffle=False)  # the batches come shuffled, as for ours
     evaluate = make_evaluator(model, *validation_windows(data.valid_ids.astype("int32"),
                                                          defaults.len_per_section))
     return {"steps": stop.steps, "seconds": stop.elapsed,
