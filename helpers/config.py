@@ -56,7 +56,7 @@ class TrainConfig:
     max_steps: int = 500
     log_every: int = 50
     save_every: int = 250
-    hidden_nodes: int = 512
+    hidden_nodes: int = 256
     len_per_section: int = 100
     skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
     # Each batch row a stream through the text, the LSTM state carried from step to step

@@ -35,7 +35,7 @@
 
 # %% tags=["parameters"]
 # The model
-hidden_nodes = 512  # LSTM units per layer
+hidden_nodes = 256  # LSTM units per layer
 num_layers = 1  # stacked LSTM layers
 embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
 dropout = 0.0  # between layers and before the output, during training only
@@ -252,7 +252,7 @@ if original_runs:
 # %% [markdown]
 # ## One training step, as `train` runs it
 #
-# Our model changes all of those things together: ids instead of dense one-hot input, 512 units
+# Our model changes all of those things together: ids instead of dense one-hot input, 256 units
 # on sequences of 100, a loss at every position, and Adam with gradient clipping. Here is the
 # function `helpers.training.train` calls once per step, its real source:
 
