@@ -288,7 +288,7 @@ Code(inspect.getsource(make_train_step), language="python")
 #    `weight_decay` it is AdamW, which also shrinks every weight matrix a little each step.
 #
 # With `carry_state=True` (`carried` is then not None) each batch row is a stream through the
-# text, and step 1 begins from the state the previous step ended with, instead of zeros:
+# text, and the model call of item 1 begins from the state the previous step ended with:
 # truncated backpropagation through time, where the gradient still stops at the batch's start
 # but the memory does not. The batch then also says whether to reset (the first step of a pass).
 #
