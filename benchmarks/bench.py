@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import results_md  # benchmarks/, beside this script
 
 from helpers import original
 from helpers.backend import keras, tf
@@ -267,13 +268,8 @@ def main():
 
 
 def _kept_sections() -> str:
-    """The sections of RESULTS.md that other scripts write (``corpus_setup.py``), between
-    their ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` markers: kept as they are."""
-    import re
-
-    old = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
-    sections = re.finditer(r"<!-- ([\w.]+): begin -->.*?<!-- \1: end -->\n?", old, re.S)
-    return "".join("\n" + match.group(0) for match in sections)
+    """The sections of RESULTS.md that other scripts write, kept as they are."""
+    return results_md.kept_sections(RESULTS)
 
 
 def _cpu_count():

@@ -40,12 +40,12 @@ from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+import results_md  # benchmarks/, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "RESULTS.md"
-BEGIN = "<!-- corpus_setup.py: begin -->"
-END = "<!-- corpus_setup.py: end -->"
+BEGIN, END = results_md.markers("corpus_setup.py")
 
 # The letters words are made of, by how often they are drawn.
 ALPHABETS = {
@@ -258,14 +258,7 @@ def _per_char(stages: dict, file: dict) -> float:
 
 def write_section(text: str) -> None:
     """Put ``text`` (BEGIN..END) into RESULTS.md in place of the old section, or at its end."""
-    old = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
-    if BEGIN in old and END in old:
-        before, rest = old.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        new = before + text + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + ("\n\n" if old else "") + text
-    RESULTS.write_text(new, "utf-8")
+    results_md.write_section(RESULTS, text, BEGIN, END)
 
 
 def main() -> None:

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import results_md  # benchmarks/, beside this script
+
 from helpers import corpus
 from helpers.backend import keras, tf
 from helpers.config import TrainConfig
@@ -52,8 +54,7 @@ from helpers.training import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN = "<!-- same_time.py: begin -->"
-END = "<!-- same_time.py: end -->"
+BEGIN, END = results_md.markers("same_time.py")
 CONTENDERS = ("ours", "tutorial", "tutorial-narrow")
 TUTORIAL = {"embedding_dim": 256, "units": 1024, "learning_rate": 1e-3, "clipnorm": 1.0}
 
@@ -189,14 +190,7 @@ def _cores() -> int:
 
 def write_section(text: str) -> None:
     """Put ``text`` (BEGIN..END) into RESULTS.md in place of the old section, or at its end."""
-    old = RESULTS.read_text("utf-8") if RESULTS.exists() else ""
-    if BEGIN in old and END in old:
-        before, rest = old.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        new = before + text + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + ("\n\n" if old else "") + text
-    RESULTS.write_text(new, "utf-8")
+    results_md.write_section(RESULTS, text, BEGIN, END)
 
 
 def main(argv=None) -> int:

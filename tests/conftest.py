@@ -2,6 +2,7 @@
 a tiny committed text for fast training tests that need no dataset."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,10 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def load_script(name: str):
-    """A script of ``benchmarks/`` (not a package) imported as a module, for its tests."""
+    """A script of ``benchmarks/`` (not a package) imported as a module, for its tests; its
+    folder goes on ``sys.path``, as when the script runs, for the modules beside it."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
