@@ -20,8 +20,9 @@ venv: $(STAMP)
 
 # Override any notebook parameter: make run MAX_STEPS=3000 RUN=long
 # Train on your own UTF-8 text instead of WikiText-2: make run TEXT=path/to/file.txt RUN=mine
+# (TEXT is quoted for the shell, so a path may hold spaces: make run TEXT="my notes.txt")
 RUN_ARGS = $(if $(RUN),--name $(RUN)) $(if $(MAX_STEPS),-p max_steps $(MAX_STEPS)) \
-	$(if $(TEXT),-p text_file $(TEXT)) $(ARGS)
+	$(if $(TEXT),-p text_file '$(subst ','\'',$(TEXT))') $(ARGS)
 run: $(STAMP)
 	$(BIN)/python -m helpers.runs main $(RUN_ARGS)
 

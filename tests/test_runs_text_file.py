@@ -8,6 +8,7 @@ none of WikiText's) says that generation reads the run's own vocabulary.
 import hashlib
 import json
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -130,5 +131,17 @@ def test_make_run_passes_text_to_the_main_job():
                           "RUN=mine"],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert dry.returncode == 0, dry.stderr
-    command = dry.stdout.strip().splitlines()[-1].split()
+    command = shlex.split(dry.stdout.strip().splitlines()[-1])
     assert command[-6:] == ["main", "--name", "mine", "-p", "text_file", "books/notes.txt"]
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("path", ["my books/notes 1.txt", "Anne's notes.txt"])
+def test_make_run_keeps_a_text_path_with_spaces_or_quotes_whole(path):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", f"TEXT={path}"],
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    command = shlex.split(dry.stdout.strip().splitlines()[-1])
+    assert command[-3:] == ["-p", "text_file", path]
