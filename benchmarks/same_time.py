@@ -11,7 +11,7 @@ of every run in this repository, ``helpers.training.make_evaluator``).
 
 - ``ours``: ``train()`` with the main preset (``helpers.config.PRESETS["main"]``): its steps
   are cut to what fits in ``--seconds`` on this machine (timed on 20 steps first), so that its
-  learning-rate schedule still ends where it is planned to.
+  learning-rate schedule still ends where it is planned to (its warm-up cut in proportion).
 - ``tutorial``: the tutorial's model with an LSTM in place of its GRU: an embedding of 256, one
   ``keras.layers.LSTM`` of 1,024 units, a dense layer to the logits; Adam at Keras's default
   rate (0.001) with the gradient norm clipped at 1.0; ``model.fit`` stopped after
@@ -84,16 +84,22 @@ def steps_per_second(config: TrainConfig, train_ids, vocab_size: int, steps: int
     return steps / (time.perf_counter() - started)
 
 
+def scaled_to(config: TrainConfig, steps: int) -> TrainConfig:
+    """``config`` planned for ``steps`` instead of its ``max_steps``: the warm-up keeps its
+    share of the run, so the schedule has the same shape, only shorter."""
+    steps = max(1, steps)
+    warmup = min(round(config.warmup_steps * steps / config.max_steps), steps - 1)
+    return dataclasses.replace(config, max_steps=steps, log_every=steps, save_every=steps,
+                               warmup_steps=warmup).validate()
+
+
 def run_ours(seconds: float, data, scratch: Path) -> dict:
-    config = main_config(str(scratch / "ours"))
-    rate = steps_per_second(config, data.train_ids, len(data.vocabulary))
-    planned = config.max_steps
-    config.max_steps = max(1, int(rate * seconds))
-    config.log_every = config.save_every = config.max_steps
-    config.warmup_steps = min(config.warmup_steps, config.max_steps - 1)
+    planned = main_config(str(scratch / "ours"))
+    rate = steps_per_second(planned, data.train_ids, len(data.vocabulary))
+    config = scaled_to(planned, int(rate * seconds))
     history = train(config, progress=False, verbose=False)
     last = history[-1]
-    return {"steps": last["step"], "planned_steps": planned, "seconds": last["elapsed"],
+    return {"steps": last["step"], "planned_steps": planned.max_steps, "seconds": last["elapsed"],
             "chars": last["step"] * config.batch_size * config.len_per_section,
             "valid_bpc": last["valid_bpc"], "valid_bpc_carried": last.get("valid_bpc_carried"),
             "parameters": load_run(config.run_dir).model.count_params(),
