@@ -27,6 +27,7 @@ def test_importing_the_configuration_loads_no_tensorflow():
 def test_the_main_preset_is_the_main_jobs_longer_run():
     assert PRESETS["main"] == {"max_steps": 4000, "log_every": 250, "save_every": 500,
                                "hidden_nodes": 512, "dropout": 0.5, "recurrent_dropout": 0.25,
+                               "learning_rate": 0.008, "warmup_steps": 200,
                                "lr_schedule": "cosine"}
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, values in PRESETS.items():
