@@ -29,9 +29,9 @@
 #
 # The names are the original tutorial's where they mean the same thing. The defaults are sized
 # to finish in a few minutes on a laptop CPU and still produce real words; `make run` trains
-# for about 15 minutes, with dropout on the outputs and on the recurrent weights and a decaying
-# rate (the `main` preset in `helpers.config`; README's "What was tried to get there" compares
-# the settings that led to it).
+# for about 15 minutes, with dropout on the outputs and on the recurrent weights and a higher
+# rate, reached over a warm-up and then decaying (the `main` preset in `helpers.config`;
+# README's "What was tried to get there" compares the settings that led to it).
 
 # %% tags=["parameters"]
 # The model
