@@ -36,7 +36,8 @@ CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
 #: the figures measured with it). A wider model learns more per second, and in 4,000 steps it
 #: would learn the 1.3 million characters of training text by heart without the dropout, on
 #: its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
-#: learns faster at first, and the decaying rate settles it at the end.
+#: learns faster at first, and the decaying rate settles it at the end. With another
+#: max_steps the warm-up keeps its share of the steps (``with_preset``).
 PRESETS = {
     "main": {"max_steps": 4000, "log_every": 250, "save_every": 500, "hidden_nodes": 512,
              "dropout": 0.5, "recurrent_dropout": 0.25, "learning_rate": 0.008,
@@ -159,7 +160,7 @@ class TrainConfig:
         """The defaults, under ``PRESETS[preset]``'s values, under ``parameters``: what
         ``--preset NAME -p NAME VALUE ...`` asks for. A name that is not a field is a
         ``ValueError`` listing the fields. Not validated yet (``validate`` does that)."""
-        values = {**preset_values(preset), **(parameters or {})}
+        values = with_preset(preset, parameters or {})
         fields = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(fields))
         if unknown:
@@ -205,6 +206,22 @@ def preset_values(name: str | None) -> dict:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; the presets are {', '.join(PRESETS)}")
     return dict(PRESETS[name])
+
+
+def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
+    """Preset ``name``'s values (less the names in ``leave_out``) under ``parameters``.
+
+    A preset's warm-up is planned for its own ``max_steps``: given another ``max_steps`` and no
+    ``warmup_steps``, the warm-up keeps its share of the run (the main preset's 200 of 4,000
+    steps become 5 of 100), so that ``make run MAX_STEPS=100`` still has a schedule that fits.
+    """
+    values = {k: v for k, v in preset_values(name).items() if k not in leave_out}
+    steps = parameters.get("max_steps")
+    if ("warmup_steps" in values and "max_steps" in values and "warmup_steps" not in parameters
+            and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0):
+        share = round(values["warmup_steps"] * steps / values["max_steps"])
+        values["warmup_steps"] = min(share, steps - 1)
+    return {**values, **parameters}
 
 
 # --- The command line: --preset NAME and -p NAME VALUE ------------------------------------

@@ -45,7 +45,7 @@ from helpers.config import (
     add_parameter_options,
     parameter_args,
     parameters_from_args,
-    preset_values,
+    with_preset,
 )
 from helpers.paths import REPO_ROOT
 
@@ -268,7 +268,7 @@ def main(argv=None) -> int:
         if args.command == "worker":
             return worker_main(parameters, args.preset)
         check_int("--workers", args.workers)
-        parameters = {**preset_values(args.preset), **parameters}
+        parameters = with_preset(args.preset, parameters)
         TrainConfig.from_parameters(parameters).validate()  # before any worker starts
         log_dir = args.log_dir or tempfile.mkdtemp(prefix="char-lstm-workers-")
         print(f"worker logs: {log_dir}/worker<i>.out and .err", flush=True)

@@ -62,12 +62,16 @@ _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
 
 # The settings that shape the model, its optimizer's state or its data: a run cannot be
 # continued with other values. (max_steps, log_every, save_every, learning_rate, clip_norm
-# and the validation settings may change between sessions.) lr_schedule and warmup_steps
-# decide which variables Adam keeps, carry_state whether the checkpoint holds the carried
-# state: a checkpoint of one cannot be restored into the other.
+# and the validation settings may change between sessions.) lr_schedule and whether there is
+# a warm-up decide which variables Adam keeps, carry_state whether the checkpoint holds the
+# carried state: a checkpoint of one cannot be restored into the other. The warm-up's length
+# may change, as max_steps may: both only reshape the rest of the schedule (a preset's
+# warm-up follows max_steps, helpers.config.with_preset).
 FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
                    "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule",
                    "warmup_steps", "carry_state", "recurrent_dropout")
+# Of these, compared only as "some or none"
+FIXED_AS_SOME_OR_NONE = ("warmup_steps",)
 
 
 def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") -> None:
@@ -77,11 +81,15 @@ def check_settings(run_dir: Path, settings: dict, choose: str = "output_dir") ->
     """
     saved = read_config(run_dir) or {}
     changed = [k for k in FIXED_ON_RESUME if k in saved and k in settings
-               and saved[k] != settings[k]]
+               and _fixed_part(k, saved[k]) != _fixed_part(k, settings[k])]
     if changed:
         details = ", ".join(f"{k}: {saved[k]!r} there, {settings[k]!r} now" for k in changed)
         raise ValueError(f"output_dir {relative(run_dir)!r} holds a run with other settings "
                          f"({details}); choose another {choose} to start afresh")
+
+
+def _fixed_part(name: str, value):
+    return bool(value) if name in FIXED_AS_SOME_OR_NONE else value
 
 
 def _read(run_dir: Path, name: str, kind: type):

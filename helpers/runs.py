@@ -54,7 +54,7 @@ from helpers.config import (
     parameters_from_args,
     parse_value,
     paths_from_here,
-    preset_values,
+    with_preset,
 )
 from helpers.paths import OUTPUTS, REPO_ROOT, relative
 
@@ -324,7 +324,7 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
     """Train and sample into ``runs/NAME`` with ``preset``'s values under ``parameters``."""
     run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
     # The main job's run is about training: 04's run of the original's port is for the lesson.
-    parameters = {"show_original": False, **preset_values(preset), **parameters}
+    parameters = {"show_original": False, **with_preset(preset, parameters)}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
     try:
@@ -416,7 +416,7 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
-    fixed = {**{k: v for k, v in preset_values(preset).items() if k not in grid}, **fixed}
+    fixed = with_preset(preset, fixed, leave_out=grid)
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name

@@ -35,6 +35,21 @@ def test_the_main_preset_is_the_main_jobs_longer_run():
         TrainConfig.from_parameters(preset=name).validate()
 
 
+def test_a_presets_warm_up_keeps_its_share_of_another_number_of_steps():
+    planned = PRESETS["main"]["warmup_steps"] / PRESETS["main"]["max_steps"]
+    assert planned == 200 / 4000
+    assert config.with_preset("main", {"max_steps": 100})["warmup_steps"] == 5
+    assert config.with_preset("main", {"max_steps": 8000})["warmup_steps"] == 400
+    assert config.with_preset("main", {"max_steps": 1})["warmup_steps"] == 0  # below max_steps
+    assert config.with_preset("main", {})["warmup_steps"] == 200
+    # Your own warm-up is kept, and a bad max_steps is left for validate to name.
+    assert config.with_preset("main", {"max_steps": 100, "warmup_steps": 50})["warmup_steps"] == 50
+    assert config.with_preset("main", {"max_steps": "many"})["warmup_steps"] == 200
+    assert config.with_preset(None, {"max_steps": 100}) == {"max_steps": 100}
+    made = TrainConfig.from_parameters({"max_steps": 100}, preset="main").validate()
+    assert (made.max_steps, made.warmup_steps) == (100, 5)
+
+
 def test_from_parameters_puts_defaults_preset_and_values_together():
     made = TrainConfig.from_parameters({"max_steps": 30, "hidden_nodes": 8}, preset="main")
     assert (made.max_steps, made.log_every, made.save_every, made.hidden_nodes) == \

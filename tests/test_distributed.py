@@ -165,7 +165,8 @@ def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, ca
                         [distributed.WorkerResult(0, 1, 0, "chief log\n", "")])
     assert distributed.main(["launch", "--workers", "2", "--log-dir", str(tmp_path), "--preset",
                              "main", "-p", "max_steps", "30", "-p", "batch_size", "8"]) == 0
-    assert started == [[{**PRESETS["main"], "max_steps": 30, "batch_size": 8}] * 2]
+    assert started == [[{**PRESETS["main"], "max_steps": 30, "warmup_steps": 2,
+                         "batch_size": 8}] * 2]
     assert distributed.main(["launch", "-p", "batch_size", "0"]) == 2
     assert distributed.main(["launch", "--workers", "0"]) == 2
     assert len(started) == 1  # nothing started for the refused ones

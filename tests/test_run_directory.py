@@ -177,6 +177,17 @@ def test_changing_lr_schedule_on_resume_is_refused_and_config_json_kept(run):
     assert files_of(run) == before
 
 
+def test_a_warm_up_may_change_length_on_resume_but_not_appear_or_vanish(run, tmp_path):
+    with pytest.raises(ValueError, match=r"\(warmup_steps: 0 there, 3 now\)"):
+        quietly(tiny(run, max_steps=15, warmup_steps=3))
+    warm = tmp_path / "warm"
+    quietly(tiny(warm, max_steps=6, warmup_steps=2))
+    history = quietly(tiny(warm, max_steps=12, warmup_steps=4))  # longer run, longer warm-up
+    assert history[-1]["step"] == 12
+    with pytest.raises(ValueError, match=r"\(warmup_steps: 4 there, 0 now\)"):
+        quietly(tiny(warm, max_steps=15, warmup_steps=0))
+
+
 def test_a_failed_resume_leaves_config_json_as_it_was(run):
     for path in (run / "checkpoints").glob("ckpt-*.data-*"):
         path.write_bytes(b"")

@@ -323,7 +323,9 @@ def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_pa
     assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_steps", "30"]) == 0
     assert runs.main(["main", "--outputs", str(tmp_path), "--preset", "main"]) == 0
     lesson = {"show_original": False}  # 04's run of the original's port is not the main job's
-    assert seen == [{**lesson, **PRESETS["main"], "max_steps": 30}, {**lesson, **PRESETS["main"]}]
+    # The preset's warm-up keeps its share of the run: 200 of 4,000 steps, 2 of 30.
+    assert seen == [{**lesson, **PRESETS["main"], "max_steps": 30, "warmup_steps": 2},
+                    {**lesson, **PRESETS["main"]}]
     assert "valid BPC 2.500 after 30 steps" in capsys.readouterr().out
 
 
