@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Override any notebook parameter: make run MAX_STEPS=3000 RUN=long
+# Override any notebook parameter: make run MAX_STEPS=8000 RUN=long
 # Train on your own UTF-8 text instead of WikiText-2: make run TEXT=path/to/file.txt RUN=mine
 # (TEXT is quoted for the shell, so a path may hold spaces: make run TEXT="my notes.txt")
 RUN_ARGS = $(if $(RUN),--name $(RUN)) $(if $(MAX_STEPS),-p max_steps $(MAX_STEPS)) \

@@ -234,7 +234,7 @@ if tracking:
 # reacting to `=` signs, or to short lines. Two things limit what a small run can show. The
 # default run trained for only a few hundred steps, and on windows of 100 characters that each
 # started from an empty memory, so it never learnt to count further than that. Karpathy's
-# cells came from larger models trained for days. Train longer (`make run MAX_STEPS=3000`), run
+# cells came from larger models trained for days. Train longer (`make run MAX_STEPS=8000`), run
 # this notebook on that run directory, and compare the table above.
 #
 # ## Where the model is sure, and where not
