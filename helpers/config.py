@@ -33,7 +33,7 @@ CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings README's table
 #: compares, sized to train within 15 minutes on 2 cores (README, "What make run gives", has
-#: the figures measured with it). A wider model learns more per second, and in 4,000 steps it
+#: the figures measured with it). A wider model ends lower within the time, and in 4,000 steps it
 #: would learn the 1.3 million characters of training text by heart without the dropout, on
 #: its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
 #: learns faster at first, and the decaying rate settles it at the end. With another
