@@ -59,11 +59,15 @@ CONTENDERS = ("ours", "tutorial", "tutorial-narrow")
 TUTORIAL = {"embedding_dim": 256, "units": 1024, "learning_rate": 1e-3, "clipnorm": 1.0}
 
 
-def main_config(output_dir: str) -> TrainConfig:
-    """``make run``'s settings, writing into ``output_dir``, with no samples during training."""
-    config = TrainConfig.from_parameters({"output_dir": output_dir, "sample_chars": 0},
-                                         preset="main")
-    return config.validate()
+def main_config(output_dir: str, steps: int | None = None) -> TrainConfig:
+    """``make run``'s settings, writing into ``output_dir``, with no samples during training;
+    with ``steps``, planned for that many (the warm-up keeps its share, as ``with_preset``
+    does for any other ``max_steps``)."""
+    values = {"output_dir": output_dir, "sample_chars": 0}
+    if steps is not None:
+        steps = max(1, steps)
+        values.update(max_steps=steps, log_every=steps, save_every=steps)
+    return TrainConfig.from_parameters(values, preset="main").validate()
 
 
 def steps_per_second(config: TrainConfig, train_ids, vocab_size: int, steps: int = 20) -> float:
@@ -84,19 +88,10 @@ def steps_per_second(config: TrainConfig, train_ids, vocab_size: int, steps: int
     return steps / (time.perf_counter() - started)
 
 
-def scaled_to(config: TrainConfig, steps: int) -> TrainConfig:
-    """``config`` planned for ``steps`` instead of its ``max_steps``: the warm-up keeps its
-    share of the run, so the schedule has the same shape, only shorter."""
-    steps = max(1, steps)
-    warmup = min(round(config.warmup_steps * steps / config.max_steps), steps - 1)
-    return dataclasses.replace(config, max_steps=steps, log_every=steps, save_every=steps,
-                               warmup_steps=warmup).validate()
-
-
 def run_ours(seconds: float, data, scratch: Path) -> dict:
     planned = main_config(str(scratch / "ours"))
     rate = steps_per_second(planned, data.train_ids, len(data.vocabulary))
-    config = scaled_to(planned, int(rate * seconds))
+    config = main_config(str(scratch / "ours"), int(rate * seconds))
     history = train(config, progress=False, verbose=False)
     last = history[-1]
     return {"steps": last["step"], "planned_steps": planned.max_steps, "seconds": last["elapsed"],

@@ -20,12 +20,12 @@ def test_ours_is_make_runs_configuration():
 def test_ours_cut_to_fewer_steps_keeps_the_shape_of_its_schedule():
     same_time = load_script("same_time")
     planned = same_time.main_config("outputs/x")
-    planned.warmup_steps = 200  # 5% of the planned steps, whatever the preset says
-    short = same_time.scaled_to(planned, 737)
+    short = same_time.main_config("outputs/x", 737)
     assert (short.max_steps, short.log_every, short.save_every) == (737, 737, 737)
-    assert short.warmup_steps == round(200 * 737 / planned.max_steps)
+    assert short.warmup_steps == round(PRESETS["main"]["warmup_steps"] * 737 /
+                                       PRESETS["main"]["max_steps"]) > 0
     assert short.lr_schedule == planned.lr_schedule and planned.max_steps != 737
-    assert same_time.scaled_to(planned, 1).warmup_steps == 0  # below max_steps, always
+    assert same_time.main_config("outputs/x", 0).warmup_steps == 0  # one step, no warm-up
 
 
 def test_fit_stops_once_the_seconds_have_passed():
