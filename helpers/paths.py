@@ -8,7 +8,9 @@ that no path of one machine ends up in a stored notebook output.
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_CACHE = REPO_ROOT / "data"
@@ -20,18 +22,51 @@ def relative(path: os.PathLike | str) -> str:
     return Path(os.path.relpath(Path(path).resolve(), REPO_ROOT)).as_posix()
 
 
-def write_text(path: os.PathLike | str, text: str) -> None:
-    """Write a text file atomically: a crash mid-write leaves the old file, never half a new one.
+class LinkRefusedError(ValueError):
+    """A file the project writes is a symbolic link: writing would follow it, or replace it."""
 
-    The temporary file has a name of its own, so two writers of one file never trip over each
-    other's temporary file (the last to finish wins).
+
+def refuse_link(path: os.PathLike | str, kind: str = "folder") -> Path:
+    """``path``, or a ``LinkRefusedError`` if it is a symbolic link (dangling or not).
+
+    A folder can come from anyone (a shared drive, a downloaded run): a link planted at a name
+    the project writes would send the write to the file it points to. ``kind`` names the
+    folder in the message ("run folder", "sweep folder").
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666: the umask applies
+    if path.is_symlink():
+        # The folder, not the file, is made relative: resolving the link would name its target.
+        raise LinkRefusedError(f"{path.name} in {relative(path.parent)} is a symbolic link; a "
+                               f"{kind}'s files must be plain files: remove it")
+    return path
+
+
+def create_new(path: os.PathLike | str, mode: int = 0o666) -> int:
+    """A descriptor, open for writing, of a file created at ``path``: never one that is there.
+
+    ``O_EXCL`` refuses any name that exists, a link included, and ``O_NOFOLLOW`` says so
+    twice; the mode is narrowed by the umask as usual.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(path, flags | getattr(os, "O_BINARY", 0), mode)
+
+
+def write_atomically(path: os.PathLike | str, write: Callable[[BinaryIO], None],
+                     kind: str = "folder") -> None:
+    """Call ``write`` on a new file, then rename it to ``path``: a crash mid-write leaves the old
+    file, never half a new one; a link at ``path`` is refused (``refuse_link``).
+
+    The temporary file has a random name of its own, created with ``create_new``, so that two
+    writers of one file never trip over each other's temporary file (the last to finish wins)
+    and a link planted at a temporary name cannot be followed. The rename replaces whatever
+    is at ``path`` (a link planted after the check included) rather than writing through it.
+    """
+    path = refuse_link(path, kind)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = create_new(tmp)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -40,9 +75,14 @@ def write_text(path: os.PathLike | str, text: str) -> None:
         raise
 
 
-def write_json(path: os.PathLike | str, payload) -> None:
-    """Write JSON atomically (see ``write_text``)."""
-    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False))
+def write_text(path: os.PathLike | str, text: str, kind: str = "folder") -> None:
+    """Write UTF-8 text atomically, never through a link (see ``write_atomically``)."""
+    write_atomically(path, lambda f: f.write(text.encode("utf-8")), kind)
+
+
+def write_json(path: os.PathLike | str, payload, kind: str = "folder") -> None:
+    """Write JSON atomically (see ``write_atomically``)."""
+    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False), kind)
 
 
 class DamagedFileError(ValueError):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from helpers.paths import write_atomically
 
 
 def plot_history(history: list[dict], ax=None, label: str = "", x: str = "step"):
@@ -24,5 +27,12 @@ def plot_history(history: list[dict], ax=None, label: str = "", x: str = "step")
     return ax
 
 
-def save_figure(ax, path: os.PathLike | str) -> None:
-    ax.figure.savefig(path, bbox_inches="tight")
+def save_figure(ax, path: os.PathLike | str, kind: str = "run folder") -> None:
+    """Save ``ax``'s figure to ``path`` (its format from the suffix), atomically and never
+    through a link: a link at ``path`` is refused (``paths.write_atomically``).
+
+    ``kind`` names the folder in that refusal; the figures are saved into run folders.
+    """
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    write_atomically(path, lambda f: ax.figure.savefig(f, format=fmt, bbox_inches="tight"),
+                     kind)
