@@ -5,19 +5,26 @@ for a few steps: no WikiText-2, no papermill. The notebook and main-job runs are
 ``tests/test_runs_text_file.py``.
 """
 
+import contextlib
 import hashlib
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
 from helpers import corpus, data
+from helpers.checkpoints import load_run
+from helpers.config import TrainConfig
 from helpers.encoding import UnknownCharactersWarning
 from helpers.paths import REPO_ROOT, relative
-from helpers.training import TrainConfig, load_run, train
+from helpers.training import train
 
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
             learning_rate=1e-2, max_steps=5, sample_chars=0)
@@ -161,6 +168,82 @@ def test_bad_files_keep_load_corpus_messages(tmp_path, name, content, message):
     with pytest.raises(ValueError, match=message):
         train(config_for(tmp_path, path), progress=False, verbose=False)
     assert not (tmp_path / "run").exists()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """A TimeoutError if the body runs past ``seconds``: SIGALRM interrupts even an ``open``
+    blocked on a named pipe."""
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "pipe.txt"
+    os.mkfifo(path)
+    return path
+
+
+def test_the_time_limit_catches_an_open_blocked_on_a_pipe(fifo):
+    with pytest.raises(TimeoutError), time_limit(1):
+        open(fifo, "rb")  # no writer ever comes: without the limit this waits forever
+
+
+@pytest.mark.parametrize("special, kind", [
+    ("fifo", "a named pipe (FIFO)"), ("/dev/zero", "a character device")])
+def test_a_pipe_or_a_device_is_named_for_what_it_is_and_never_read(tmp_path, fifo, special,
+                                                                   kind):
+    path = fifo if special == "fifo" else Path(special)
+    with time_limit(20):
+        with pytest.raises(ValueError, match=f"text_file: .*{path.name} is not a regular file"):
+            train(config_for(tmp_path, path), progress=False, verbose=False)
+        # load_corpus reads a file whole: on /dev/zero, were it not refused, until memory ran out
+        reads = (data.check_corpus_file, data.file_sha256) + (
+            (data.load_corpus,) if special == "fifo" else ())
+        for read in reads:
+            with pytest.raises(data.NotARegularFileError, match=rf"{path.name} is not a regular "
+                               rf"file \(it is {re.escape(kind)}\)"):
+                read(path)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_pipe_put_in_place_after_the_check_is_refused_without_blocking(monkeypatch, tmp_path,
+                                                                         fifo):
+    """Reading opens without blocking and checks what it opened, not only what stat saw."""
+    monkeypatch.setattr(data, "check_corpus_file", Path)  # as if it had been a file then
+    with time_limit(5), pytest.raises(data.NotARegularFileError, match="a named pipe"):
+        data.load_corpus(fifo)
+
+
+@pytest.mark.parametrize("record, problem", [
+    ({"text_file": "notes.txt", "size_bytes": 10}, '"sha256" is missing'),
+    ({"text_file": "notes.txt", "sha256": 7, "size_bytes": 10}, '"sha256" is 7, not a string'),
+    ({"text_file": None, "sha256": "ab", "size_bytes": "10"},
+     '"text_file" is None, not a string; "size_bytes" is \'10\', not an integer'),
+    ({"text_file": "notes.txt", "sha256": "ab", "size_bytes": 10, "valid_fraction": "0.1"},
+     '"valid_fraction" is \'0.1\', not a number'),
+    (["notes.txt"], "it should hold an object, not list"),
+])
+def test_a_damaged_corpus_record_is_named_in_one_line(tmp_path, own_text, record, problem):
+    config = config_for(tmp_path, own_text)
+    train(config, progress=False, verbose=False)
+    (config.run_dir / "corpus.json").write_text(json.dumps(record), "utf-8")
+    before = (config.run_dir / "history.json").read_bytes()
+    with pytest.raises(ValueError) as damaged:
+        train(config_for(tmp_path, own_text, max_steps=10), progress=False, verbose=False)
+    message = str(damaged.value)
+    assert message.startswith(f"{relative(config.run_dir / 'corpus.json')} is damaged: ")
+    assert problem in message and "\n" not in message
+    assert (config.run_dir / "history.json").read_bytes() == before
 
 
 @pytest.mark.parametrize("overrides, message", [
