@@ -29,7 +29,7 @@ import numpy as np
 
 from helpers import data, rundir
 from helpers.encoding import Vocabulary, character_counts
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import REPO_ROOT, DamagedFileError, relative
 
 
 @dataclass
@@ -154,7 +154,7 @@ def check_same_text(run_dir: Path, record: dict | None) -> None:
     config = rundir.read_config(run_dir)
     if config is None:
         return  # a fresh run directory
-    saved = rundir.read_corpus(run_dir)
+    saved = _read_record(run_dir)
     if saved is not None:
         same = record is not None and saved["sha256"] == record["sha256"]
     else:  # WikiText-2, or a file whose record was never written (stopped right there)
@@ -171,6 +171,40 @@ def check_same_text(run_dir: Path, record: dict | None) -> None:
             f"output_dir {relative(run_dir)!r} holds a run with other settings (valid_fraction: "
             f"{before!r} there, {record['valid_fraction']!r} now: validation would overlap "
             "what it trained on); choose another output_dir to start afresh")
+
+
+# What corpus.json holds, and the types check_same_text relies on (valid_fraction is absent from
+# runs recorded before it could be set).
+_RECORD_FIELDS = {"text_file": str, "sha256": str, "size_bytes": int}
+
+
+def _read_record(run_dir: Path) -> dict | None:
+    """The run's ``corpus.json``, or a DamagedFileError naming it and the field that is wrong."""
+    record = rundir.read_corpus(run_dir)  # None if there is none; a JSON object if there is
+    if record is None:
+        return None
+    problems = [f'"{name}" is missing' if name not in record else
+                f'"{name}" is {record[name]!r:.40}, not {_KINDS[kind]}'
+                for name, kind in _RECORD_FIELDS.items()
+                if not _is(record.get(name), kind)]
+    fraction = record.get("valid_fraction")
+    if fraction is not None and not _is(fraction, float):
+        problems.append(f'"valid_fraction" is {fraction!r:.40}, not {_KINDS[float]}')
+    if problems:
+        raise DamagedFileError(
+            f"{relative(run_dir / rundir.CORPUS)} is damaged: {'; '.join(problems)}. It records "
+            "the text the run was trained on: restore it, or choose another output_dir to "
+            "start afresh")
+    return record
+
+
+_KINDS = {str: "a string", int: "an integer", float: "a number"}
+
+
+def _is(value, kind: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def _describe(saved) -> str:
