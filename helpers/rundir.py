@@ -13,13 +13,17 @@ keeps two trainings out of one folder live here::
     checkpoints/       ckpt-<step>.index and ckpt-<step>.data-*, and TensorFlow's ``checkpoint``
                        file naming the latest; damaged/ holds checkpoints found damaged
     .lock              held (``flock``) by the process training into the folder
+    loss_curve.png     04's figure (``helpers.plots.save_figure``)
     samples.json       05's samples (and samples.txt, the first one as text)
     metrics.json       ``helpers.runs``: a finished run's figures
     error.json         ``helpers.runs``: why a sweep's run failed
 
 Every JSON file is written atomically (``paths.write_json``); a damaged one is an error naming
 it (``paths.read_json``). A reader returns None (an empty list for the lists) where its file is
-missing.
+missing. A run folder can come from anyone (a shared drive, a downloaded run), so no write
+here follows a symbolic link: a link at a name the run writes is refused with a line naming it
+(``paths.refuse_link``), temporary files have random names, and ``.lock`` is opened with
+``O_NOFOLLOW``.
 
 Checkpoints are found by their file names rather than through TensorFlow's ``checkpoint``
 file: a damaged or missing ``checkpoint`` file, or a missing ``.index``, must never make a
@@ -32,12 +36,22 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
 
-from helpers.paths import read_json, relative, write_json, write_text
+from helpers.paths import (
+    LinkRefusedError,
+    create_new,
+    read_json,
+    refuse_link,
+    relative,
+    write_json,
+    write_text,
+)
 
 try:
     import fcntl
@@ -56,6 +70,13 @@ METRICS = "metrics.json"
 ERROR = "error.json"
 DAMAGED = "damaged"
 LOCK = ".lock"
+LOSS_CURVE = "loss_curve.png"
+CHECKPOINT_STATE = "checkpoint"
+RUN_FOLDER = "run folder"  # how a refused link's message names the folder
+# Every name the run writes (in the run folder, then in checkpoints/): none may be a link.
+OWNED = (CONFIG, VOCABULARY, CORPUS, HISTORY, PROGRESSION, CHECKPOINTS, SAMPLES, SAMPLES_TEXT,
+         METRICS, ERROR, LOCK, LOSS_CURVE)
+OWNED_IN_CHECKPOINTS = (CHECKPOINT_STATE, DAMAGED)
 
 _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
 
@@ -99,13 +120,17 @@ def _read(run_dir: Path, name: str, kind: type):
     return read_json(path, expect=kind)
 
 
+def _write(run_dir: Path, name: str, payload) -> None:
+    write_json(Path(run_dir) / name, payload, RUN_FOLDER)
+
+
 def read_config(run_dir: Path) -> dict | None:
     """The saved configuration as a dict, or None when there is none."""
     return _read(run_dir, CONFIG, dict)
 
 
 def write_config(run_dir: Path, config: dict) -> None:
-    write_json(Path(run_dir) / CONFIG, config)
+    _write(run_dir, CONFIG, config)
 
 
 def read_corpus(run_dir: Path) -> dict | None:
@@ -113,7 +138,7 @@ def read_corpus(run_dir: Path) -> dict | None:
 
 
 def write_corpus(run_dir: Path, record: dict) -> None:
-    write_json(Path(run_dir) / CORPUS, record)
+    _write(run_dir, CORPUS, record)
 
 
 def read_history(run_dir: Path) -> list[dict]:
@@ -121,7 +146,7 @@ def read_history(run_dir: Path) -> list[dict]:
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
-    write_json(Path(run_dir) / HISTORY, history)
+    _write(run_dir, HISTORY, history)
 
 
 def read_progression(run_dir: Path) -> list[dict]:
@@ -129,7 +154,7 @@ def read_progression(run_dir: Path) -> list[dict]:
 
 
 def write_progression(run_dir: Path, rows: list[dict]) -> None:
-    write_json(Path(run_dir) / PROGRESSION, rows)
+    _write(run_dir, PROGRESSION, rows)
 
 
 def read_samples(run_dir: Path) -> dict | None:
@@ -138,8 +163,8 @@ def read_samples(run_dir: Path) -> dict | None:
 
 def write_samples(run_dir: Path, record: dict, text: str) -> None:
     """05's ``record`` (prompt, step, samples) into samples.json, ``text`` into samples.txt."""
-    write_json(Path(run_dir) / SAMPLES, record)
-    write_text(Path(run_dir) / SAMPLES_TEXT, text)
+    _write(run_dir, SAMPLES, record)
+    write_text(Path(run_dir) / SAMPLES_TEXT, text, RUN_FOLDER)
 
 
 def read_metrics(run_dir: Path) -> dict | None:
@@ -147,7 +172,7 @@ def read_metrics(run_dir: Path) -> dict | None:
 
 
 def write_metrics(run_dir: Path, metrics: dict) -> None:
-    write_json(Path(run_dir) / METRICS, metrics)
+    _write(run_dir, METRICS, metrics)
 
 
 def read_error(run_dir: Path) -> dict | None:
@@ -155,7 +180,7 @@ def read_error(run_dir: Path) -> dict | None:
 
 
 def write_error(run_dir: Path, error: dict) -> None:
-    write_json(Path(run_dir) / ERROR, error)
+    _write(run_dir, ERROR, error)
 
 
 # --- Checkpoints, by file name -------------------------------------------------------------
@@ -200,7 +225,8 @@ def saved_step(run_dir: Path) -> int | None:
 
 def set_aside(checkpoint_dir: Path, number: int) -> Path:
     """Move the files of a damaged checkpoint into ``checkpoints/damaged/``; return that folder."""
-    damaged = Path(checkpoint_dir) / DAMAGED
+    refuse_link(checkpoint_dir, RUN_FOLDER)
+    damaged = refuse_link(Path(checkpoint_dir) / DAMAGED, RUN_FOLDER)
     damaged.mkdir(exist_ok=True)
     for path in checkpoint_files(checkpoint_dir).get(number, []):
         os.replace(path, damaged / path.name)
@@ -213,7 +239,7 @@ def write_checkpoint_state(checkpoint_dir: Path, latest: int) -> None:
     Written when the old one named a damaged checkpoint (or could not be read), so that the
     ``CheckpointManager`` continues from ``latest`` and later deletes the older ones as usual.
     """
-    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir = refuse_link(checkpoint_dir, RUN_FOLDER)
     kept = sorted(number for number, files in checkpoint_files(checkpoint_dir).items()
                   if number <= latest and missing_files(checkpoint_dir, number, files) is None)
     # The manager deletes only checkpoints saved after last_preserved_timestamp.
@@ -222,18 +248,57 @@ def write_checkpoint_state(checkpoint_dir: Path, latest: int) -> None:
     lines += [f'all_model_checkpoint_paths: "ckpt-{number}"' for number in kept]
     lines += [f"all_model_checkpoint_timestamps: {t!r}" for t in times]
     lines += [f"last_preserved_timestamp: {min(times, default=0.0) - 1.0!r}"]
-    write_text(checkpoint_dir / "checkpoint", "\n".join(lines) + "\n")
+    write_text(checkpoint_dir / CHECKPOINT_STATE, "\n".join(lines) + "\n", RUN_FOLDER)
 
 
 def checkpoint_state_names(checkpoint_dir: Path, number: int) -> bool:
     """Whether TensorFlow's ``checkpoint`` file names checkpoint ``number`` as the latest."""
-    path = Path(checkpoint_dir) / "checkpoint"
+    path = Path(checkpoint_dir) / CHECKPOINT_STATE
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     latest = re.search(r'^model_checkpoint_path: "(?:.*/)?ckpt-(\d+)"$', text, re.MULTILINE)
     return latest is not None and int(latest[1]) == number
+
+
+# --- Before writing: a folder that can be written, and no links -----------------------------
+
+
+def check_writable(run_dir: Path) -> bool:
+    """Create ``run_dir`` if need be and check that files can be made in it; return whether it
+    was created here.
+
+    Refused with a one-line ``ValueError``, before any work: a folder that cannot be written
+    (read-only, on a read-only filesystem, not a folder) and a link at any name the run writes
+    (``refuse_links``). The probe has a random name and is made by ``paths.create_new``
+    (``O_EXCL | O_NOFOLLOW``), so that no link planted in the folder can receive it.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"output_dir {relative(run_dir)!r} is not a folder: choose another "
+                         "output_dir")
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{secrets.token_hex(8)}"
+        os.close(create_new(probe))
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"output_dir {relative(run_dir)!r} cannot be written: "
+                         f"{exc.strerror or exc}") from None
+    refuse_links(run_dir)
+    return created
+
+
+def refuse_links(run_dir: Path) -> None:
+    """A ``LinkRefusedError`` (a ValueError) naming the first name the run writes that is a
+    symbolic link; writing it would follow the link, or replace it."""
+    run_dir = Path(run_dir)
+    for name in OWNED:
+        refuse_link(run_dir / name, RUN_FOLDER)
+    for name in OWNED_IN_CHECKPOINTS:
+        refuse_link(run_dir / CHECKPOINTS / name, RUN_FOLDER)
 
 
 # --- One training per folder ---------------------------------------------------------------
@@ -276,7 +341,7 @@ def training_lock(run_dir: Path):
 def _acquire(path: Path, run_dir: Path) -> int | None:
     """An open descriptor of ``path``, locked; None where the filesystem has no locks."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path, run_dir)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -291,11 +356,34 @@ def _acquire(path: Path, run_dir: Path) -> int | None:
         # The holder before us may have removed the file after we opened it: then we locked
         # a file that no longer is the lock, and must try again with the one on disk now.
         try:
-            if os.path.samestat(os.fstat(fd), os.stat(path)):
+            if os.path.samestat(os.fstat(fd), os.lstat(path)):
                 return fd
         except FileNotFoundError:
             pass
         os.close(fd)
+
+
+def _open_lock(path: Path, run_dir: Path) -> int:
+    """``path`` opened for reading and writing, created if need be; refused if it is a link.
+
+    A lock file planted as a symbolic or hard link to another file would have that file
+    truncated and overwritten with the holder's description.
+    """
+    refuse_link(path, RUN_FOLDER)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError:
+        refuse_link(path, RUN_FOLDER)  # a link planted since the check
+        raise
+    info = os.fstat(fd)
+    # No more than one name: a holder that removes the file as we open it leaves it none.
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+        os.close(fd)
+        what = "a hard link to another file" if stat.S_ISREG(info.st_mode) else "not a file"
+        raise LinkRefusedError(f"{LOCK} in {relative(run_dir)} is {what}; a {RUN_FOLDER}'s "
+                               "files must be plain files: remove it")
+    return fd
 
 
 def _describe_holder(fd: int) -> str:
