@@ -8,6 +8,11 @@ the dataset author's mirror (which turns away Python's default User-Agent), a co
 Hugging Face, and the three files one by one on cosmo.zip. This module tries those mirrors in
 order, checks every file against its published SHA-256, and leaves nothing half-downloaded
 behind, so a failed download ends in one message that names every mirror and what went wrong.
+A mirror is trusted for nothing: no download or extraction writes more of a file than its
+published size, nor more of an archive than a zip of the three files needs (a zip bomb or a
+body that never ends stops there, while streaming), a zip member that is
+encrypted or compressed in a way zipfile cannot read is that mirror's failure (the next is
+tried), and a plain ``http://`` mirror is used with a warning.
 
 Where ``find_split`` and ``load_split`` look for ``wiki.<split>.raw``, first match wins:
 
@@ -30,7 +35,6 @@ import argparse
 import codecs
 import contextlib
 import hashlib
-import logging
 import os
 import shutil
 import stat
@@ -60,8 +64,12 @@ SHA256 = {
     "test": "173c87a53759e0201f33e0ccf978e510c2042d7f2cb78229d9a50d79b9e7dd08",
     "zip": "ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11",
 }
-# Published sizes in bytes, only used to explain a checksum mismatch (e.g. "truncated").
+# Published sizes in bytes: no download or extraction writes more of a file than its size, and a
+# checksum mismatch is explained with them (e.g. "truncated").
 SIZES = {"train": 10_940_747, "valid": 1_146_846, "test": 1_290_590, "zip": 4_721_645}
+# The most an archive mirror may send: a mirror may repack the files (so not the published zip's
+# size), but a zip of the three, even stored uncompressed, needs no more than this.
+ARCHIVE_LIMIT = sum(SIZES[split] for split in SPLITS) + (1 << 20)
 
 CACHE_DIR = DATA_CACHE / "wikitext-2-raw"
 
@@ -185,8 +193,12 @@ def check_file(path: os.PathLike | str, split: str, label: str | None = None) ->
     return path
 
 
-def _likely_cause(path: Path, split: str) -> str:
-    data = path.read_bytes()  # at most ~11 MB, and only read once something is already wrong
+def _likely_cause(path: Path, split: str, whole: bool = True) -> str:
+    """Why ``path`` is not the published file. ``whole=False``: ``path`` holds only the first
+    bytes of something longer than the published file (a download stopped there)."""
+    expected = SIZES[split]
+    with open(path, "rb") as file:
+        data = file.read(expected)  # enough to tell, and never more than the file should hold
     if b"\r\n" in data:
         return (
             "the file has CRLF line endings where the published one has LF only: git or an "
@@ -195,7 +207,9 @@ def _likely_cause(path: Path, split: str) -> str:
         )
     if _looks_like_html(data):
         return "it is an HTML page (an error page saved under the data file's name)"
-    size, expected = len(data), SIZES[split]
+    if not whole:
+        return "another version of the dataset, or another file"
+    size = path.stat().st_size
     if size < expected:
         return f"a truncated download ({size:,} bytes of {expected:,})"
     return (
@@ -398,6 +412,10 @@ def _download_into(dest: Path, wanted: list[str], mirrors: list[str]) -> dict[st
         missing = [split for split in wanted if split not in done]
         if not missing:
             break
+        if urlsplit(mirror).scheme == "http":
+            _say(f"warning: {mirror} is plain http://, which anyone on the way can alter; what "
+                 "it sends is still checked (published SHA-256, never more than the published "
+                 "size written), but prefer an https:// mirror")
         if is_archive(mirror):
             attempts = [(mirror, missing, _fetch_archive)]
         else:
@@ -444,14 +462,15 @@ def _staging(dest: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _retrieve(url: str, fname: str, staging: Path) -> Path:
-    """Download ``url`` into ``staging/fname``; ``_MirrorFailed`` saying why if it fails.
+def _retrieve(url: str, target: Path, limit: int) -> Path:
+    """Download ``url`` into ``target``; ``_MirrorFailed`` saying why if it fails, ``_TooLong``
+    once more than ``limit`` bytes arrive (the first ``limit`` are then in ``target``).
 
     The bytes are checked by the caller (``check_file``), not by pooch, so that a mismatch is
     our ``ChecksumError`` with its likely cause.
     """
     try:
-        return _download(url, fname, staging)
+        return _download(url, target, limit)
     except requests.HTTPError as error:
         response = error.response
         status = "" if response is None else f" {response.status_code} {response.reason}"
@@ -494,31 +513,62 @@ def _wrapped(error: BaseException) -> list[BaseException]:
     return chain
 
 
-def _download(url: str, fname: str, staging: Path) -> Path:
+class _TooLong(Exception):
+    """More bytes came than a file may hold; raised while writing, it ends the transfer."""
+
+
+class _LimitedWriter:
+    """Writes through to ``file`` at most ``limit`` bytes in all; past them, ``_TooLong``."""
+
+    def __init__(self, file: BinaryIO, limit: int):
+        self.file, self.room = file, limit
+
+    def write(self, block: bytes) -> None:
+        if len(block) > self.room:
+            self.file.write(block[: self.room])
+            self.room = 0
+            raise _TooLong
+        self.room -= len(block)
+        self.file.write(block)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _download(url: str, target: Path, limit: int) -> Path:
+    """Stream ``url`` into ``target``, never writing more than ``limit`` bytes.
+
+    pooch's HTTPDownloader streams the body (requests, our User-Agent, a progress bar when a
+    person watches) into the file object it is given; the file object stops it at the limit.
+    Not through ``pooch.retrieve``, whose temporary file would vanish with what arrived before
+    the limit, which tells why a file was too long.
+    """
     downloader = pooch.HTTPDownloader(
         progressbar=person_watching(),
         chunk_size=1 << 16,
         timeout=TIMEOUT,
         headers={"User-Agent": USER_AGENT},
     )
-    # pooch logs absolute paths at INFO level; we print our own repo-relative messages instead.
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        fetched = pooch.retrieve(
-            url, known_hash=None, fname=fname, path=staging, downloader=downloader
-        )
-    finally:
-        logger.setLevel(level)
-    return Path(fetched)
+    with open(target, "wb") as file:
+        downloader(url, _LimitedWriter(file, limit), None)
+    return target
+
+
+def _too_long(path: Path, split: str, what: str) -> str:
+    """A mirror's failure for ``what`` (e.g. "the server sent"), stopped at the published size."""
+    return (f"{what} more than the {SIZES[split]:,} bytes of the published {FILENAMES[split]}, "
+            f"so it is not that file; stopped there ({_likely_cause(path, split, whole=False)})")
 
 
 def _fetch_file(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
     """One file from a per-file mirror, checked against its SHA-256 before it is kept."""
     (split,) = splits
     with _staging(dest) as staging:
-        fetched = _retrieve(url, FILENAMES[split], staging)
+        fetched = staging / FILENAMES[split]
+        try:
+            _retrieve(url, fetched, SIZES[split])
+        except _TooLong:
+            raise _MirrorFailed(_too_long(fetched, split, "the server sent")) from None
         _check_fetched(fetched, split, f"the downloaded {FILENAMES[split]}")
         return {split: _move_into_place(fetched, dest)}
 
@@ -538,36 +588,64 @@ def _fetch_archive(url: str, splits: list[str], dest: Path) -> dict[str, Path]:
 
     The zip itself is not checked against the published hash: a mirror may repack the same files,
     and what matters is each extracted file, which is checked. The extraction uses `zipfile`, not
-    `pooch.Unzip`: Unzip needs each member's exact path inside the zip and extracts into a folder
-    next to the archive, while we look members up by file name, whatever folder a repacked zip
-    uses, and verify each before anything is moved into `dest`.
+    `pooch.Unzip`: Unzip extracts whole members, with no limit on what a member inflates to, and
+    needs each member's exact path inside the zip, while we look members up by file name,
+    whatever folder a repacked zip uses, stop each at its published size, and verify each
+    before anything is moved into `dest`.
     """
     with _staging(dest) as staging:
-        archive = _retrieve(url, "archive.zip", staging)
-        extracted = {split: _extract(archive, split, staging) for split in splits}
+        archive = staging / "archive.zip"
+        try:
+            _retrieve(url, archive, ARCHIVE_LIMIT)
+        except _TooLong:
+            raise _MirrorFailed(f"the server sent more than {ARCHIVE_LIMIT:,} bytes, more than a "
+                                "zip of the three files needs; stopped there") from None
+        extracted = _extract_all(archive, splits, staging)
         return {split: _move_into_place(path, dest) for split, path in extracted.items()}
 
 
-def _extract(archive: Path, split: str, staging: Path) -> Path:
+# The compression methods zipfile reads (a standard CPython has the bz2 and lzma modules).
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def _extract_all(archive: Path, splits: list[str], staging: Path) -> dict[str, Path]:
     if not zipfile.is_zipfile(archive):
         with open(archive, "rb") as file:
             head = file.read(512)
         if _looks_like_html(head):
             raise _MirrorFailed("the server sent an HTML/XML page, not a zip (an error page?)")
         raise _MirrorFailed(f"not a zip file ({archive.stat().st_size:,} bytes)")
-    name = FILENAMES[split]
     try:
         with zipfile.ZipFile(archive) as zipped:
-            members = [m for m in zipped.namelist() if PurePosixPath(m).name == name]
-            if not members:
-                raise _MirrorFailed(f"the zip has no {name}")
-            target = staging / name
-            with zipped.open(members[0]) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
+            return {split: _extract(zipped, split, staging) for split in splits}
     # A zip that opens can still hold a damaged deflate stream or a member cut short.
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise _MirrorFailed(f"corrupt zip ({type(error).__name__}: {error})") from None
-    return _check_fetched(target, split, f"{members[0]} in the zip")
+    except NotImplementedError as error:  # e.g. strong encryption, patched data
+        raise _MirrorFailed(f"the zip uses what Python's zipfile cannot read ({error})") from None
+
+
+def _extract(zipped: zipfile.ZipFile, split: str, staging: Path) -> Path:
+    """One member into ``staging``, stopped at the published size, then checked."""
+    name = FILENAMES[split]
+    members = [m for m in zipped.infolist() if PurePosixPath(m.filename).name == name]
+    if not members:
+        raise _MirrorFailed(f"the zip has no {name}")
+    member = members[0]
+    if member.flag_bits & 0x1:
+        raise _MirrorFailed(f"{member.filename} in the zip is encrypted (it needs a password)")
+    if member.compress_type not in _ZIP_METHODS:
+        raise _MirrorFailed(f"{member.filename} in the zip is compressed with method "
+                            f"{member.compress_type}, which Python's zipfile cannot read (it "
+                            "reads stored, deflate, bzip2 and LZMA)")
+    target = staging / name
+    try:
+        with zipped.open(member) as source, open(target, "wb") as sink:
+            shutil.copyfileobj(source, _LimitedWriter(sink, SIZES[split]), 1 << 20)
+    except _TooLong:
+        raise _MirrorFailed(_too_long(target, split, f"{member.filename} in the zip inflates to")
+                            ) from None
+    return _check_fetched(target, split, f"{member.filename} in the zip")
 
 
 def _move_into_place(fetched: Path, dest: Path) -> Path:

@@ -3,9 +3,12 @@
 The server runs on 127.0.0.1 in a thread and serves real WikiText-2 files read from WIKITEXT_DIR
 (never the internet), plus broken variants: 403 for Python's default
 User-Agents, 404, an HTML page served as a zip, a corrupt zip, a zip lacking a file, a body cut
-short, an endpoint slower than the timeout, a file with the wrong content and a CRLF copy.
+short, an endpoint slower than the timeout, a file with the wrong content and a CRLF copy, and
+what a hostile mirror could send: a body far longer than any file, a zip bomb, an encrypted
+member and a compression method zipfile cannot read.
 """
 
+import contextlib
 import hashlib
 import io
 import os
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 import zipfile
@@ -54,6 +58,40 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+BOMB_SIZE = 100 << 20  # what the bomb's member inflates to: 80 times wiki.test.raw
+# A body without a length, far longer than a mirror may send; finite, so that a client without
+# a limit would end too (writing all of it), not hang the test.
+FLOOD_SIZE = 64 << 20
+
+
+def bomb_zip(name: str) -> bytes:
+    """A zip of about 100 KB whose member inflates to BOMB_SIZE bytes of zeros."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive, \
+            archive.open(name, "w") as member:
+        block = bytes(1 << 20)
+        for _ in range(BOMB_SIZE // len(block)):
+            member.write(block)
+    return buffer.getvalue()
+
+
+def patched_zip(name: str, flag_bits: int = 0, method: int | None = None) -> bytes:
+    """A one-member zip whose local and central headers are rewritten as a hostile zip's would be:
+    ``flag_bits`` set among the general-purpose flags (0x1: encrypted), the compression method
+    replaced by ``method``. zipfile writes neither, so the bytes are patched."""
+    raw = bytearray(zip_bytes({name: b"not what it seems\n" * 100}))
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        (info,) = archive.infolist()
+        central = archive.start_dir
+    # (offset of the header, of its flags within it, of its method within it)
+    for header, flags_at, method_at in ((info.header_offset, 6, 8), (central, 8, 10)):
+        flags = int.from_bytes(raw[header + flags_at: header + flags_at + 2], "little")
+        raw[header + flags_at: header + flags_at + 2] = (flags | flag_bits).to_bytes(2, "little")
+        if method is not None:
+            raw[header + method_at: header + method_at + 2] = method.to_bytes(2, "little")
+    return bytes(raw)
+
+
 @pytest.fixture(scope="session")
 def real() -> dict[str, bytes]:
     paths = {split: REAL_DIR / data.FILENAMES[split] for split in ("test", "valid")}
@@ -84,9 +122,12 @@ def routes(real) -> dict[str, bytes]:
         "/html.zip": b"<!DOCTYPE html>\n<html><body><h1>403 Forbidden</h1></body></html>\n",
         "/corrupt.zip": bytes(corrupt),
         "/lacking.zip": zip_bytes({"wikitext-2-raw/wiki.valid.raw": real["valid"]}),
-        "/wrong/wiki.test.raw": real["test"].replace(b"Robert", b"Roberta", 1),
+        "/wrong/wiki.test.raw": real["test"].replace(b"Robert", b"Rupert", 1),  # same size
         "/crlf/wiki.test.raw": crlf,
         "/crlf.zip": zip_bytes({"wikitext-2-raw/wiki.test.raw": crlf}),
+        "/bomb.zip": bomb_zip("wikitext-2-raw/wiki.test.raw"),
+        "/encrypted.zip": patched_zip("wikitext-2-raw/wiki.test.raw", flag_bits=0x1),
+        "/method99.zip": patched_zip("wikitext-2-raw/wiki.test.raw", method=99),
         # Bodies sent only in half, under a Content-Length for the whole.
         "/truncated/wiki.test.raw": real["test"],
         "/truncated.zip": good_zip,
@@ -117,6 +158,14 @@ class Server:
                 server.log.append((self.path, agent))
                 if self.path.startswith("/slow/"):
                     server.stop.wait(10)  # far past the client's timeout; ends at teardown
+                    return
+                if self.path.startswith("/flood"):  # FLOOD_SIZE zeros, or until the client goes
+                    self.send_response(200)
+                    self.end_headers()
+                    self.connection.settimeout(5)  # a client that stops reading ends it too
+                    with contextlib.suppress(OSError):
+                        for _ in range(FLOOD_SIZE >> 16):
+                            self.wfile.write(bytes(1 << 16))
                     return
                 if self.path.startswith("/stall/"):  # answers, then stops sending mid-body
                     body = server.routes["/files/" + self.path.rsplit("/", 1)[-1]]
@@ -244,8 +293,13 @@ BROKEN = [
     ("/slow/x.zip", "timed out"),
     ("/stall/", "timed out"),
     ("/wrong/", "checksum mismatch"),
-    ("/crlf/", "checksum mismatch"),
+    ("/crlf/", "CRLF"),
     ("/crlf.zip", "CRLF"),
+    ("/flood/", "the server sent more than the 1,290,590 bytes of the published wiki.test.raw"),
+    ("/flood.zip", f"the server sent more than {data.ARCHIVE_LIMIT:,} bytes"),
+    ("/bomb.zip", "wiki.test.raw in the zip inflates to more than the 1,290,590 bytes"),
+    ("/encrypted.zip", "wiki.test.raw in the zip is encrypted (it needs a password)"),
+    ("/method99.zip", "wiki.test.raw in the zip is compressed with method 99, which Python's"),
 ]
 
 
@@ -273,6 +327,59 @@ def test_each_failure_moves_on_to_the_next_mirror(server, refused_url, tmp_path,
     assert sha256(paths["test"]) == data.SHA256["test"]
     assert listing(dest) == ["wiki.test.raw"]
     assert server.paths()[-1] == "/files/wiki.test.raw"
+
+
+def written_bytes() -> int:
+    """What this process has passed to write() so far, files and pipes (not sockets: send())."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no wchar in /proc/self/io")
+
+
+def test_the_crafted_zips_are_what_they_claim(routes):
+    def member(path):
+        with zipfile.ZipFile(io.BytesIO(routes[path])) as archive:
+            return archive.infolist()[0]
+
+    assert len(routes["/bomb.zip"]) < 1 << 20 and member("/bomb.zip").file_size == BOMB_SIZE
+    assert member("/encrypted.zip").flag_bits & 0x1
+    assert member("/method99.zip").compress_type == 99
+    for path, raised in (("/encrypted.zip", RuntimeError), ("/method99.zip", NotImplementedError)):
+        with zipfile.ZipFile(io.BytesIO(routes[path])) as archive, pytest.raises(raised):
+            archive.read(member(path))  # what zipfile does with them, uncaught
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
+@pytest.mark.parametrize(("path", "limit"), [
+    ("/bomb.zip", data.SIZES["test"]),  # plus the zip itself, added below
+    ("/flood/", data.SIZES["test"]),
+    ("/flood.zip", data.ARCHIVE_LIMIT),
+])
+def test_a_hostile_mirror_gets_no_more_written_than_the_published_size(server, tmp_path, path,
+                                                                      limit):
+    # The measure sees what a download writes: a good one writes the file's bytes.
+    before = written_bytes()
+    data.download(["test"], dest=tmp_path / "good", mirrors=[server.url + "/files/"])
+    assert written_bytes() - before >= data.SIZES["test"]
+    limit += len(server.routes.get(path, b""))
+    before = written_bytes()
+    with pytest.raises(data.DownloadError):
+        data.download(["test"], dest=tmp_path / "dest", mirrors=[server.url + path])
+    written = written_bytes() - before
+    assert limit <= written <= limit + (64 << 10)  # 64 KiB: the messages printed
+    assert listing(tmp_path / "dest") == []
+
+
+def test_a_plain_http_mirror_is_used_with_a_warning(server, refused_url, tmp_path, capsys):
+    secure = refused_url.replace("http://", "https://")
+    paths = data.download(["test", "valid"], dest=tmp_path / "dest",
+                          mirrors=[secure, server.url + "/files/"])
+    assert sha256(paths["valid"]) == data.SHA256["valid"]
+    said = capsys.readouterr().err
+    assert said.count(f"warning: {server.url}/files/ is plain http://") == 1  # not per file
+    assert "prefer an https:// mirror" in said
+    assert said.count("is plain http://") == 1  # and not for https://
 
 
 def test_why_a_transfer_failed_comes_from_exception_types_not_their_text():
@@ -507,6 +614,20 @@ def test_truncated_copy_is_explained(tmp_path, real):
     (tmp_path / "wiki.test.raw").write_bytes(real["test"][:5000])
     with pytest.raises(data.ChecksumError, match="truncated download"):
         data.find_split("test", tmp_path)
+
+
+def test_a_huge_copy_is_explained_without_reading_it_into_memory(tmp_path):
+    huge = 64 << 20  # 50 times wiki.test.raw; a sparse file, so no disk is spent on it
+    with open(tmp_path / "wiki.test.raw", "wb") as file:
+        file.truncate(huge)
+    tracemalloc.start()
+    try:
+        with pytest.raises(data.ChecksumError, match=f"{huge:,} bytes; the published file has"):
+            data.find_split("test", tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < data.SIZES["test"] + (8 << 20)  # what the explanation reads, and the hashing
 
 
 def test_verification_is_cached_per_path_size_and_mtime(monkeypatch, tmp_path, real):
