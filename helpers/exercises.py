@@ -82,8 +82,8 @@ def _check(name: str, learner, reference: Callable, cases: Sequence[Case],
 
 def _evaluate(name, learner, reference, cases, compare, mistakes) -> Result:
     if not callable(learner):
-        return Result(False, f"{name}: give the check your function itself, "
-                             f"check_{name}({name}), not {_short(learner)}.")
+        return Result(False, f"{name}: give the check your function itself ({name}, "
+                             f"without brackets), not {_short(learner)}.")
     answers, error = [], None
     for case in cases:
         try:
@@ -747,8 +747,8 @@ def _top_p(probabilities, p, sort=True, keep_crossing=True, renormalise=True):
     return filtered / filtered.sum() if renormalise else filtered
 
 
-def check_top_p(top_p) -> Result:
-    """``top_p(probabilities, p)``: the distribution over the likeliest characters whose
+def check_top_p(top_p_filter) -> Result:
+    """``top_p_filter(probabilities, p)``: the distribution over the likeliest characters whose
     probabilities reach ``p`` together, the others set to 0, shared out again to sum to 1."""
     probabilities = np.array([0.1, 0.5, 0.15, 0.25])
     cases = [
@@ -773,4 +773,4 @@ def check_top_p(top_p) -> Result:
                 "share the kept probability out again: divide by its sum, so that the result "
                 "adds up to 1"),
     ]
-    return _check("top_p", top_p, _top_p, cases, _compare_array, mistakes)
+    return _check("top_p_filter", top_p_filter, _top_p, cases, _compare_array, mistakes)

@@ -257,3 +257,49 @@ print(detokenize(sample))
 #   separators inside words appear as `@-@`, `@,@`, `@.@`.
 #
 # Next, **02** turns these characters into numbers the model can use.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two short exercises on this notebook. Fill in each function and run its cell, then run the
+# cell below it: a check tries your function on a few cases chosen to catch the usual mistakes
+# and tells you what it found. Left as they are, the checks say "not attempted yet". Reference
+# solutions, for after you have tried: [`solutions/01_data_loading.py`](solutions/01_data_loading.py).
+#
+# ### 1. The share of each character
+#
+# Write `character_shares(text)`: a dictionary from each character of `text` to its share of
+# the text, its count divided by the text's length, so that the shares add up to 1. Once the
+# check passes, `character_shares(text)[" "]` tells you how much of the test split is spaces.
+
+# %%
+def character_shares(text):
+    """Each character of `text` and its share of the text."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_character_shares
+
+check_character_shares(character_shares)
+
+
+# %% [markdown]
+# ### 2. The articles' titles
+#
+# Write `article_titles(text)`: the titles of the articles of `text`, in order, each without
+# its `=` signs and spaces (`'Robert Boulter'` for the line ` = Robert Boulter = `). A section
+# heading is not a title, and neither is a line of a formula that happens to lie between two
+# `=` signs: "Articles and headings" above shows what tells them apart. On the test split your
+# function should find the 60 articles.
+
+# %%
+def article_titles(text):
+    """The titles of the articles of `text`, in order."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_article_titles
+
+check_article_titles(article_titles)

@@ -287,3 +287,53 @@ print(f"{n_windows:,} windows of 101 ids -> {n_windows // 64} batches of 64 per 
 #   the fly.
 #
 # Next, **03** opens the LSTM that reads these ids.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two short exercises on this notebook. Fill in each function and run its cell, then run the
+# cell below it: a check tries your function on a few cases chosen to catch the usual mistakes
+# and tells you what it found. Left as they are, the checks say "not attempted yet". Reference
+# solutions, for after you have tried:
+# [`solutions/02_one_hot_encoding.py`](solutions/02_one_hot_encoding.py).
+#
+# ### 1. One-hot vectors, by hand
+#
+# Write `one_hot(text, chars)` without `Vocabulary`'s methods. `chars` is a sorted tuple of
+# characters, like `vocab.chars`: the character `chars[i]` has id `i + 1`, and any other
+# character the unknown id 0. Return a float32 array with one row per character of `text` and
+# one column per id, `len(chars) + 1` of them, holding a single 1 per row, in the column of the
+# character's id. Once the check passes, `one_hot("hello", vocab.chars)` equals
+# `vocab.one_hot(vocab.encode("hello"))`.
+
+# %%
+def one_hot(text, chars):
+    """float32 one-hot rows of `text`, shape (len(text), len(chars) + 1)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_one_hot
+
+check_one_hot(one_hot)
+
+
+# %% [markdown]
+# ### 2. Inputs and their targets
+#
+# Write `inputs_and_targets(ids, length)`: cut `ids` into windows of `length + 1` ids, a new one
+# every `length` ids (so neighbours share one id), as many as fit whole. Return the pair
+# `(inputs, targets)`, each shaped (windows, `length`): every window's first `length` ids, and
+# its last `length`. The targets are the inputs shifted by one character, the shift the batches
+# of `batch_dataset` have.
+
+# %%
+def inputs_and_targets(ids, length):
+    """Windows of length + 1 ids, one every length ids: (inputs, targets)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_inputs_and_targets
+
+check_inputs_and_targets(inputs_and_targets)

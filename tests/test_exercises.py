@@ -44,7 +44,7 @@ CHECKS = {
     "check_clip_by_global_norm": S04.clip_by_global_norm,
     "check_training_step": S04.training_step,
     "check_temperature_sampling": S05.sample,
-    "check_top_p": S05.top_p,
+    "check_top_p": S05.top_p_filter,
 }
 
 

@@ -24,7 +24,7 @@ def sample(logits, temperature, r):
     return len(probabilities) - 1  # r within rounding of 1
 
 
-def top_p(probabilities, p):
+def top_p_filter(probabilities, p):
     """The likeliest characters whose probabilities reach p together, shared out again."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     order = np.argsort(-probabilities, kind="stable")
