@@ -33,9 +33,10 @@ import results_md  # benchmarks/, beside this script
 
 from helpers import original
 from helpers.backend import keras, tf
+from helpers.config import TrainConfig
 from helpers.model import CharLSTM, lstm_training_flops
 from helpers.paths import REPO_ROOT, relative
-from helpers.training import TrainConfig, build_training, make_train_step
+from helpers.training import build_training, make_train_step
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -46,7 +47,8 @@ def training_step(args, cell: str):
     config = TrainConfig(hidden_nodes=args.hidden_nodes, batch_size=args.batch_size,
                          len_per_section=args.len_per_section, cell=cell)
     model, optimizer, step = build_training(config, args.vocab_size)
-    train_step = make_train_step(model, optimizer, step, tf.distribute.get_strategy(), config)
+    train_step = make_train_step(model, optimizer, step, tf.distribute.get_strategy(),
+                                 config.clip_norm)
     return lambda x, y: train_step((x, y))
 
 
@@ -167,7 +169,7 @@ def measure_default_run_memory(steps: int) -> float:
     import psutil
 
     with tempfile.TemporaryDirectory() as tmp:
-        code = ("from helpers.training import TrainConfig, train; "
+        code = ("from helpers.config import TrainConfig; from helpers.training import train; "
                 f"train(TrainConfig(max_steps={steps}, log_every={steps}, "
                 f"save_every={steps}, output_dir={tmp!r}), progress=False, verbose=False)")
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT,

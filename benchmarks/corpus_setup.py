@@ -105,9 +105,9 @@ def _peak_mb() -> float:
 
 def child_stages(text_file: str, batch_size: int, len_per_section: int) -> dict:
     from helpers.backend import tf  # noqa: F401  (TensorFlow's own memory, before the text)
+    from helpers.config import TrainConfig
     from helpers.corpus import load_training_data
     from helpers.encoding import batch_dataset
-    from helpers.training import TrainConfig
 
     figures = {"after_import_mb": _peak_mb()}
     config = TrainConfig(text_file=text_file, batch_size=batch_size,
@@ -154,7 +154,8 @@ def child_stages_before(text_file: str, batch_size: int, len_per_section: int) -
 
 def child_train(text_file: str, output_dir: str) -> dict:
     from helpers.backend import tf  # noqa: F401
-    from helpers.training import TrainConfig, train
+    from helpers.config import TrainConfig
+    from helpers.training import train
 
     figures = {"after_import_mb": _peak_mb()}
     started = time.perf_counter()

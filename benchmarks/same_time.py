@@ -41,19 +41,12 @@ import results_md  # benchmarks/, beside this script
 
 from helpers import corpus
 from helpers.backend import keras, tf
+from helpers.checkpoints import load_run
 from helpers.config import TrainConfig
 from helpers.encoding import batch_dataset, stream_dataset
+from helpers.evaluation import make_evaluator, validation_windows
 from helpers.paths import relative
-from helpers.training import (
-    CarriedState,
-    build_training,
-    load_run,
-    make_evaluator,
-    make_train_step,
-    seed_everything,
-    train,
-    validation_windows,
-)
+from helpers.training import CarriedState, build_training, make_train_step, seed_everything, train
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = results_md.markers("same_time.py")
@@ -78,7 +71,7 @@ def steps_per_second(config: TrainConfig, train_ids, vocab_size: int, steps: int
     model, optimizer, step = build_training(config, vocab_size, strategy)
     carried = CarriedState(config.batch_size, config.hidden_nodes, config.num_layers) \
         if config.carry_state else None
-    train_step = make_train_step(model, optimizer, step, strategy, config, carried)
+    train_step = make_train_step(model, optimizer, step, strategy, config.clip_norm, carried)
     dataset = stream_dataset(train_ids, config.batch_size, config.len_per_section) \
         if carried else batch_dataset(train_ids, config.batch_size, config.len_per_section)
     batches = iter(dataset)

@@ -7,8 +7,10 @@ Light on purpose (no NumPy, no TensorFlow), so that any module can import it.
 from __future__ import annotations
 
 import numbers
+import os
 import sys
 
+PROGRESS_VARIABLE = "HELPERS_PROGRESS"
 _KINDS = {1: "a positive integer", 0: "a non-negative integer"}
 
 
@@ -35,8 +37,12 @@ def person_watching() -> bool:
     True in a Jupyter kernel (a notebook in JupyterLab, or one executed by papermill or nbval,
     whose outputs keep the bar) and when stderr is a terminal. False when stderr goes to a file,
     a pipe or pytest's capture, even in a process that has imported ipykernel without being a
-    kernel (pytest's nbval plugin imports it).
+    kernel (pytest's nbval plugin imports it). False also where ``HELPERS_PROGRESS=lines``:
+    ``helpers.runs`` sets it for the kernels it starts, whose printed lines it shows in a
+    terminal that cannot draw a notebook's progress bar.
     """
+    if os.environ.get(PROGRESS_VARIABLE) == "lines":
+        return False
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None and "IPKernelApp" in getattr(shell, "config", {}):

@@ -1,16 +1,17 @@
-"""A training run's settings in one place, without TensorFlow: ``TrainConfig``, the named
-presets, and the ``--preset NAME -p NAME VALUE`` command line that ``helpers.runs`` and
-``helpers.distributed`` share.
+"""Every setting in one place, typed by its default: ``TrainConfig`` (training, notebook 04),
+``SamplingSettings`` (notebook 05), the lesson switches of 04, the named presets, and the
+``--preset NAME -p NAME VALUE`` command line that ``helpers.runs`` and ``helpers.distributed``
+share.
 
-``helpers.training`` trains with a ``TrainConfig`` (and re-exports it and ``PRESETS``);
-notebook 04 takes every field as a papermill parameter, with the same defaults. Nothing here
-imports TensorFlow, so the launchers stay light (``helpers.runs`` starts the kernels that
-train, ``helpers.distributed launch`` the workers), and a distributed worker checks its
-settings before it sets up its strategy, which must come before TensorFlow is imported.
+A value given on a command line is converted by the type of its field, never guessed:
+``-p text_file 1984`` stays the text ``"1984"``, ``-p show_original false`` is False, ``None``
+is accepted where the field allows it, and a value that does not convert is refused, naming
+the field. A relative ``text_file`` there is taken from the current folder (``TrainConfig``
+takes it from the repository root, so it is rewritten).
 
-On a command line a value is read as papermill reads ``-p``: ints, floats, True/False and None
-are inferred, anything else is text. A relative ``text_file`` there is taken from the current
-folder (``TrainConfig`` takes it from the repository root, so it is rewritten).
+This module imports nothing heavy (no TensorFlow, no download code), so the launchers stay
+light and a distributed worker checks its settings before it sets up its strategy, which must
+come before TensorFlow is imported.
 """
 
 from __future__ import annotations
@@ -20,13 +21,18 @@ import dataclasses
 import math
 import numbers
 import os
+import stat
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import corpus, data
 from helpers.checks import check_int
 from helpers.paths import REPO_ROOT, relative
 
+SPLITS = ("train", "valid", "test")  # WikiText-2's
+DEFAULT_PROMPT = "I plan to make the world a better place"  # the original tutorial's prompt
+DEFAULT_TEMPERATURE = 0.8
 LR_SCHEDULES = ("constant", "cosine")
 CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
 
@@ -139,8 +145,8 @@ class TrainConfig:
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
         for name in ("train_split", "valid_split"):
-            if getattr(self, name) not in data.SPLITS:
-                raise ValueError(f"{name} must be one of {data.SPLITS}, got "
+            if getattr(self, name) not in SPLITS:
+                raise ValueError(f"{name} must be one of {SPLITS}, got "
                                  f"{getattr(self, name)!r}")
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
             raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
@@ -188,15 +194,35 @@ def _validate_text_file(config: TrainConfig) -> None:
     if config.data_dir is not None:
         raise ValueError("text_file and data_dir are both set: data_dir is where WikiText-2 "
                          "lies, and with a text_file it is not read; leave data_dir None")
+    problem = _not_a_text_file(resolve_from_root(config.text_file))
+    if problem:
+        raise ValueError(f"text_file: {problem}")
+
+
+def _not_a_text_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a text file, or None. Only looked at, never opened: a FIFO
+    would block an open."""
     try:
-        data.check_corpus_file(corpus.resolve_text_file(config.text_file))
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"no such file: {relative(path)}"
     except OSError as exc:
-        raise ValueError(f"text_file: {exc}") from None
+        return f"{relative(path)} cannot be read: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return f"{relative(path)} is a folder: give the path of one text file in it"
+    if not stat.S_ISREG(mode):
+        return f"{relative(path)} is not a regular file (a device, a FIFO or a socket)"
+    return None
+
+
+def resolve_from_root(path) -> Path:
+    """``path`` with ``~`` expanded, taken from the repository root unless absolute."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def resolve_run_dir(output_dir) -> Path:
-    path = Path(output_dir).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return resolve_from_root(output_dir)
 
 
 def preset_values(name: str | None) -> dict:
@@ -224,43 +250,85 @@ def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
     return {**values, **parameters}
 
 
+
+
+@dataclass
+class SamplingSettings:
+    """Notebook 05's parameters: which run to sample from, and how."""
+
+    run_dir: str = "outputs/runs/notebook"  # a run directory written by 04_training
+    test_start: str = DEFAULT_PROMPT  # the prompt
+    num_chars: int = 200  # characters to generate
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int = 0
+
+
+@dataclass
+class LessonSwitches:
+    """Notebook 04's parameters that are not training settings: parts of the lesson."""
+
+    show_original: bool = True  # run the original's port, as published and fixed (~2 min)
+
+    def validate(self) -> LessonSwitches:
+        for f in dataclasses.fields(self):
+            if not isinstance(getattr(self, f.name), bool):
+                raise ValueError(f"{f.name} must be True or False, got "
+                                 f"{getattr(self, f.name)!r}")
+        return self
+
+
+def field_types(*kinds) -> dict[str, object]:
+    """Each field of the dataclasses ``kinds`` and its type (``int``, ``int | None``, ...)."""
+    types_ = {}
+    for kind in kinds:
+        types_.update(typing.get_type_hints(kind))
+    return types_
+
+
 # --- The command line: --preset NAME and -p NAME VALUE ------------------------------------
 
 # Parameters that name a file. Relative paths given on the command line are taken from the
 # current folder; TrainConfig and the notebooks take them from the repository root.
 PATH_PARAMETERS = ("text_file",)
+_BOOLS = {"true": True, "false": False}
 
 
-def parse_value(text: str):
-    """papermill's ``-p`` spelling: ints, floats, True/False and None are inferred."""
-    if text in ("True", "False"):
-        return text == "True"
-    if text == "None":
+def convert(name: str, text: str, kind) -> object:
+    """``text`` as a value of type ``kind`` (a field's type); a ``ValueError`` naming ``name``
+    when it does not convert. ``None`` (any case) is accepted where ``kind`` allows it."""
+    options = typing.get_args(kind) if isinstance(kind, types.UnionType) else (kind,)
+    if type(None) in options and text.strip().lower() == "none":
         return None
-    for kind in (int, float):
+    kind = next(k for k in options if k is not type(None))
+    if kind is str:
+        return text
+    if kind is bool:
+        if text.strip().lower() in _BOOLS:
+            return _BOOLS[text.strip().lower()]
+        what = "true or false"
+    else:
         try:
             return kind(text)
         except ValueError:
-            pass
-    return text
+            what = {int: "a whole number", float: "a number"}[kind]
+    if type(None) in options:
+        what += " or None"
+    raise ValueError(f"{name} must be {what}, got {text!r}")
 
 
-def format_value(name: str, value) -> str:
-    """``value`` written so that `parse_value` reads it back as it is; else a ValueError."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    text = value if isinstance(value, str) else repr(value)
-    back = parse_value(text)
-    if back != value or type(back) is not type(value):
-        raise ValueError(f"{name}={value!r} cannot be written as -p {name} VALUE: it would be "
-                         f"read back as {back!r}")
-    return text
-
-
-def parameter_args(parameters: dict) -> list[str]:
-    """``["-p", NAME, VALUE, ...]`` for ``parameters``, as `parameters_from_args` reads them."""
-    return [arg for name, value in parameters.items()
-            for arg in ("-p", name, format_value(name, value))]
+def convert_parameters(pairs, kinds: dict[str, object], here: Path | None = None) -> dict:
+    """``(NAME, TEXT)`` pairs as a dict of typed values (``kinds``: name to type); an unknown
+    name is refused listing the known ones. File paths are taken from ``here`` (default: the
+    current folder)."""
+    pairs = list(pairs)
+    unknown = sorted({name for name, _ in pairs} - set(kinds))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; the parameters are "
+                         f"{', '.join(kinds)}")
+    values = {name: convert(name, text, kinds[name]) for name, text in pairs}
+    return paths_from_here(values, here)
 
 
 def add_parameter_options(parser: argparse.ArgumentParser, preset: str | None = None,
@@ -270,13 +338,6 @@ def add_parameter_options(parser: argparse.ArgumentParser, preset: str | None = 
                         help=f"named values under the -p ones (default: {preset})")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help=f"{what} and its value (repeat)")
-
-
-def parameters_from_args(args: argparse.Namespace, here: Path | None = None) -> dict:
-    """The ``-p`` pairs of ``args``, values parsed, file paths taken from ``here`` (default:
-    the current folder). The preset is not merged in: see `preset_values`."""
-    return paths_from_here({name: parse_value(value) for name, value in args.parameter},
-                           here)
 
 
 def paths_from_here(parameters: dict, here: Path | None = None) -> dict:

@@ -12,7 +12,9 @@ directory. A worker learns where it stands from the environment variable ``TF_CO
 
 The settings are read as ``helpers.runs`` reads them (``helpers.config``): ``--preset NAME``
 (``--preset main``: the main job's longer run) under ``-p NAME VALUE`` pairs naming
-``TrainConfig`` fields, checked before the worker joins the cluster. ``batch_size`` is the
+``TrainConfig`` fields, each converted by its field's type and checked before the worker
+joins the cluster. ``launch`` hands every worker the checked configuration whole, as a JSON
+file (``worker --config FILE``). ``batch_size`` is the
 global batch: each of N workers trains on ``batch_size / N`` rows of it. To try it on one
 machine, ``launch`` starts N local workers on free 127.0.0.1 ports (on CPU with
 ``--cpu-only``) and waits for them::
@@ -40,13 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.checks import check_int
-from helpers.config import (
-    TrainConfig,
-    add_parameter_options,
-    parameter_args,
-    parameters_from_args,
-    with_preset,
-)
+from helpers.config import TrainConfig, add_parameter_options, convert_parameters, field_types
 from helpers.paths import REPO_ROOT
 
 JOBS = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
@@ -119,14 +115,11 @@ def make_strategy(raw_tf_config: str | None = None):
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
-def worker_main(parameters: dict, preset: str | None = None) -> int:
-    """What one worker process runs: check its settings, build the strategy, then train.
-
-    ``parameters`` (over ``preset``'s values) name TrainConfig fields. Prints, as its last line
-    of output, a JSON object with this worker's task, whether it is the chief, and the history
-    ``train`` returned.
+def worker_main(config: TrainConfig) -> int:
+    """What one worker process runs: build the strategy, then train with ``config`` (checked
+    already). Prints, as its last line of output, a JSON object with this worker's task,
+    whether it is the chief, and the history ``train`` returned.
     """
-    config = TrainConfig.from_parameters(parameters, preset).validate()
     strategy = make_strategy()
     from helpers.training import train  # only now: see the module docstring
 
@@ -186,13 +179,13 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
                       log_dir: os.PathLike | str | None = None) -> list[WorkerResult]:
     """Run one worker per config on 127.0.0.1 (free ports); wait for all, return their output.
 
-    Each config is a dict of TrainConfig fields, handed to its worker as ``-p NAME VALUE``
-    pairs; normally every worker gets the same one. ``log_dir``: where worker<i>.out/.err are
-    written and kept (None: a temporary folder). Raises ``WorkersFailed`` if any worker fails
-    or the time runs out. No worker outlives this call: when one fails the others would wait
-    for it inside a collective operation, so they are killed at once.
+    Each config is a dict of TrainConfig fields, handed to its worker whole as a JSON file
+    (``worker --config FILE``); normally every worker gets the same one. ``log_dir``: where
+    worker<i>.out/.err are written and kept (None: a temporary folder). Raises
+    ``WorkersFailed`` if any worker fails or the time runs out. No worker outlives this call:
+    when one fails the others would wait for it inside a collective operation, so they are
+    killed at once.
     """
-    arguments = [parameter_args(config) for config in configs]  # before anything starts
     addresses = [f"127.0.0.1:{port}" for port in free_ports(len(configs))]
     procs, logs, killed = [], [], set()
     with contextlib.ExitStack() as stack:
@@ -200,7 +193,7 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
             log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="char-lstm-"))
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         try:
-            for index, args in enumerate(arguments):
+            for index, config in enumerate(configs):
                 tf_config = {"cluster": {"worker": addresses},
                              "task": {"type": "worker", "index": index}}
                 # Files, not pipes: a worker blocked on a full pipe would stall the others.
@@ -209,8 +202,11 @@ def run_local_workers(configs: list[dict], timeout: float = 600.0, env: dict | N
                 err = stack.enter_context(open(Path(log_dir) / f"worker{index}.err", "w+",
                                                encoding="utf-8"))
                 logs.append((out, err))
+                config_file = Path(log_dir) / f"worker{index}.config.json"
+                config_file.write_text(json.dumps(config), encoding="utf-8")
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "helpers.distributed", "worker", *args],
+                    [sys.executable, "-m", "helpers.distributed", "worker", "--config",
+                     str(config_file)],
                     cwd=REPO_ROOT, stdout=out, stderr=err,
                     env={**os.environ, **(env or {}), "TF_CONFIG": json.dumps(tf_config)}))
             reason = _wait_for_all(procs, timeout)
@@ -256,6 +252,9 @@ def main(argv=None) -> int:
     launch = commands.add_parser("launch", help="run N local workers on 127.0.0.1")
     for sub in (worker, launch):
         add_parameter_options(sub)
+    worker.add_argument("--config", type=Path, metavar="FILE",
+                        help="the TrainConfig fields as a JSON object (what launch hands over; "
+                        "instead of --preset and -p)")
     launch.add_argument("--workers", type=int, default=2)
     launch.add_argument("--cpu-only", action="store_true",
                         help="hide the GPUs from the workers (CUDA_VISIBLE_DEVICES='')")
@@ -264,15 +263,14 @@ def main(argv=None) -> int:
                         "temporary folder, printed)")
     args = parser.parse_args(argv)
     try:
-        parameters = parameters_from_args(args)
         if args.command == "worker":
-            return worker_main(parameters, args.preset)
+            return worker_main(_worker_config(args))
         check_int("--workers", args.workers)
-        parameters = with_preset(args.preset, parameters)
-        TrainConfig.from_parameters(parameters).validate()  # before any worker starts
+        parameters = convert_parameters(args.parameter, field_types(TrainConfig))
+        config = TrainConfig.from_parameters(parameters, args.preset).validate()
         log_dir = args.log_dir or tempfile.mkdtemp(prefix="char-lstm-workers-")
         print(f"worker logs: {log_dir}/worker<i>.out and .err", flush=True)
-        results = run_local_workers([parameters] * args.workers, timeout=args.timeout,
+        results = run_local_workers([config.to_json()] * args.workers, timeout=args.timeout,
                                     env={"CUDA_VISIBLE_DEVICES": ""} if args.cpu_only else None,
                                     log_dir=log_dir)
         print(results[0].stdout, end="")  # the chief's log
@@ -280,6 +278,22 @@ def main(argv=None) -> int:
     except (ValueError, WorkersFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _worker_config(args) -> TrainConfig:
+    """The worker's settings, checked before it joins the cluster."""
+    if args.config is None:
+        parameters = convert_parameters(args.parameter, field_types(TrainConfig))
+        return TrainConfig.from_parameters(parameters, args.preset).validate()
+    if args.parameter:
+        raise ValueError("--config holds every setting: give no -p with it")
+    try:
+        payload = json.loads(args.config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--config {args.config}: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"--config {args.config} must hold a JSON object of TrainConfig fields")
+    return TrainConfig.from_parameters(payload).validate()
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE
 from helpers.paths import OUTPUTS, relative
-from helpers.sampling import DEFAULT_PROMPT
 
 MAIN_RUN = "main"  # helpers.runs' default --name
 
@@ -35,7 +35,7 @@ def default_run_dir(outputs: Path | None = None) -> tuple[Path, str]:
     ``NoTrainedModelError`` when no run under ``outputs/runs`` holds a trained model.
     """
     from helpers import rundir
-    from helpers.training import NoTrainedModelError
+    from helpers.checkpoints import NoTrainedModelError
 
     runs = Path(outputs or OUTPUTS) / "runs"
     main = runs / MAIN_RUN
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
                         help="where to look for runs/ without --run-dir (default: outputs/)")
     parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="text that primes the model")
     parser.add_argument("--num-chars", type=int, default=200)
-    parser.add_argument("--temperature", type=float, default=0.8,
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
                         help="0: always the likeliest character; higher: more adventurous")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--top-p", type=float, default=None)
@@ -80,8 +80,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     # Imported after parsing, so --help answers at once without loading TensorFlow.
+    from helpers.checkpoints import NoTrainedModelError, load_run
     from helpers.sampling import Generator, check_prompt, check_sampling_options
-    from helpers.training import NoTrainedModelError, load_run
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

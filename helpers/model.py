@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from helpers.backend import keras, tf
 from helpers.checks import check_int
-from helpers.config import CELLS
+from helpers.config import CELLS, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow
@@ -318,3 +318,10 @@ def lstm_training_flops(batch_size: int, len_per_section: int, hidden_nodes: int
         per_step += vocab_size * 4 * hidden_nodes
     forward = 2 * batch_size * len_per_section * per_step
     return 3 * forward
+
+
+def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
+    """The model a ``TrainConfig`` describes, for a vocabulary of ``vocab_size`` ids."""
+    return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
+                    embedding_dim=config.embedding_dim, dropout=config.dropout,
+                    cell=config.cell, recurrent_dropout=config.recurrent_dropout)

@@ -31,14 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
+from helpers import data
 from helpers.backend import keras, tf
 from helpers.checks import check_int
+from helpers.config import DEFAULT_PROMPT, TrainConfig
 from helpers.encoding import Vocabulary, sections
 
 LN2 = math.log(2.0)
 
 #: The prompt the original primed its generation with (``In [32]``).
-PROMPT = "I plan to make the world a better place"
+PROMPT = DEFAULT_PROMPT  # ours is the original's
 
 #: ``len(text)`` as the original printed it for its ``wiki.test.raw`` (``In [7]``). The
 #: published ``wiki.test.raw`` has 1,288,556 characters; this figure cannot be reproduced.
@@ -393,8 +395,6 @@ def make_train_step(model: OriginalLSTM, optimizer: str = "sgd",
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     variables = model.trainable_variables
     if optimizer == "adam":
-        from helpers.training import TrainConfig
-
         ours = TrainConfig()
         adam = keras.optimizers.Adam(ours.learning_rate)
         adam.build(variables)
@@ -455,8 +455,6 @@ def train_original(settings: Settings = DEMO, steps: int | None = None,
     steps = settings.max_steps if steps is None else steps
     check_int("steps", steps)
     if text is None:
-        from helpers import data
-
         text = data.load_split("test")
     vocabulary = Vocabulary.from_text(text)
     ids = vocabulary.encode(text)

@@ -35,28 +35,38 @@ root, so it is rewritten for them). A sweep over several files names each run af
 from __future__ import annotations
 
 import argparse
-import ast
+import contextlib
 import csv
+import io
 import itertools
 import json
+import math
 import os
 import sys
-import threading
+import textwrap
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import papermill
+
 from helpers import rundir
+from helpers.checks import PROGRESS_VARIABLE
 from helpers.config import (
     PATH_PARAMETERS,
+    LessonSwitches,
+    SamplingSettings,
+    TrainConfig,
     add_parameter_options,
-    parameters_from_args,
-    parse_value,
+    convert,
+    convert_parameters,
+    field_types,
     paths_from_here,
     with_preset,
 )
-from helpers.paths import OUTPUTS, REPO_ROOT, relative
+from helpers.encoding import detokenize
+from helpers.paths import OUTPUTS, REPO_ROOT, relative, write_text
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TRAINING = NOTEBOOKS / "04_training.ipynb"
@@ -65,6 +75,16 @@ COMPARING = NOTEBOOKS / "06_comparing_runs.ipynb"
 
 # Set by this module for every run: the run directory itself.
 RESERVED = ("output_dir", "run_dir")
+# Each notebook's parameters and their types: 04 takes TrainConfig's fields and its lesson
+# switches, 05 the sampling settings (a name in both, such as seed, goes to both).
+TRAINING_PARAMETERS = field_types(TrainConfig, LessonSwitches)
+SAMPLING_PARAMETERS = field_types(SamplingSettings)
+RUN_PARAMETERS = {name: kind for name, kind in {**TRAINING_PARAMETERS,
+                                                **SAMPLING_PARAMETERS}.items()
+                  if name not in RESERVED}
+# Seconds one cell may run before the notebook is stopped: training may take hours, while
+# sampling and comparing take seconds, so a cell there that runs for minutes has hung.
+CELL_TIMEOUT_S = {TRAINING.name: 12 * 3600, SAMPLING.name: 600, COMPARING.name: 600}
 
 
 class RunError(RuntimeError):
@@ -86,57 +106,59 @@ def check_run_name(name: str, what: str = "--name") -> str:
     return name
 
 
-def notebook_parameters(path: Path) -> dict:
-    import papermill
-
-    return papermill.inspect_notebook(str(path))
-
-
 def split_parameters(parameters: dict) -> tuple[dict, dict]:
     """Route each parameter to the notebooks that declare it; unknown names are an error."""
-    training, sampling = notebook_parameters(TRAINING), notebook_parameters(SAMPLING)
     reserved = sorted(set(parameters) & set(RESERVED))
     if reserved:
         raise ValueError(f"{', '.join(reserved)} cannot be set here: helpers.runs chooses the "
                          "run directory (use --name, and --outputs for another folder)")
-    unknown = sorted(set(parameters) - set(training) - set(sampling))
+    unknown = sorted(set(parameters) - set(RUN_PARAMETERS))
     if unknown:
         def settable(names):
             return ", ".join(n for n in names if n not in RESERVED)
 
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; 04_training takes "
-                         f"{settable(training)} and 05_sampling takes {settable(sampling)}")
-    return ({k: v for k, v in parameters.items() if k in training},
-            {k: v for k, v in parameters.items() if k in sampling})
+                         f"{settable(TRAINING_PARAMETERS)} and 05_sampling takes "
+                         f"{settable(SAMPLING_PARAMETERS)}")
+    return ({k: v for k, v in parameters.items() if k in TRAINING_PARAMETERS},
+            {k: v for k, v in parameters.items() if k in SAMPLING_PARAMETERS})
 
 
-def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> None:
+def _execute(notebook: Path, output: Path, parameters: dict, progress: bool,
+             echo: bool = False) -> None:
     """Execute ``notebook`` into ``output``, which is replaced only if it runs through.
 
     papermill writes the executed notebook as it goes, so it writes into a temporary file
     first: a failed execution goes to ``<name>.failed.ipynb`` and never replaces the executed
-    notebook of an earlier, good run; an interrupted one leaves nothing.
+    notebook of an earlier, good run; an interrupted one leaves nothing. ``echo``: the lines the
+    notebook prints (training's progress, its warnings) appear here as they come. A cell that
+    runs past ``CELL_TIMEOUT_S`` stops the notebook with a message saying so.
     """
-    import papermill
-
     _remove_stale_executions(output)
     running = output.with_name(f".{output.stem}.{os.getpid()}.running.ipynb")
     failed = failed_notebook(output)
+    timeout = CELL_TIMEOUT_S.get(notebook.name)
     try:
         # shutdown_kernel="immediate": the kernel is killed once the notebook is done or on
         # Ctrl-C, rather than asked to stop while a cell still runs, which it answers with a
         # traceback; a run killed at any point resumes from its last checkpoint. The kernel's
         # own log goes to this terminal: at ERROR, it leaves out the warning every kernel
         # started on TCP gives ("running over TCP without encryption", on 127.0.0.1 here).
-        # A cell's error and its stderr are outputs in the notebook, which this does not touch.
-        papermill.execute_notebook(str(notebook), str(running), parameters=parameters,
-                                   cwd=str(NOTEBOOKS), progress_bar=progress,
-                                   kernel_name="python3", shutdown_kernel="immediate",
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        with _progress_as_lines():
+            papermill.execute_notebook(
+                str(notebook), str(running), parameters=parameters, cwd=str(NOTEBOOKS),
+                progress_bar=progress, kernel_name="python3", shutdown_kernel="immediate",
+                extra_arguments=["--IPKernelApp.log_level=ERROR"], execution_timeout=timeout,
+                stdout_file=_Indented(sys.stdout) if echo else None,
+                stderr_file=_Indented(sys.stderr) if echo else None)
     except papermill.PapermillExecutionError as exc:
         _keep_failed(running, failed)
         raise RunError(f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: "
                        f"{exc.evalue} (see {relative(failed)})") from None
+    except TimeoutError:
+        _keep_failed(running, failed)
+        raise RunError(f"{notebook.name}: a cell ran for more than {timeout:,} s and was "
+                       f"stopped (see {relative(failed)})") from None
     except BaseException as exc:
         if isinstance(exc, Exception):  # the kernel died, say: keep what it got to
             _keep_failed(running, failed)
@@ -144,7 +166,37 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool) -> 
         raise
     os.replace(running, output)
     failed.unlink(missing_ok=True)
-    _echo_warnings(output)
+
+
+@contextlib.contextmanager
+def _progress_as_lines():
+    """Kernels started here print training's progress as lines (``checks.person_watching``):
+    what they print reaches a terminal, where a notebook's progress bar cannot be drawn."""
+    before = os.environ.get(PROGRESS_VARIABLE)
+    os.environ[PROGRESS_VARIABLE] = "lines"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(PROGRESS_VARIABLE, None)
+        else:
+            os.environ[PROGRESS_VARIABLE] = before
+
+
+class _Indented(io.TextIOBase):
+    """A text stream that writes each line to ``stream`` indented, under the run's heading."""
+
+    def __init__(self, stream, indent: str = "    "):
+        self.stream, self.indent, self.at_line_start = stream, indent, True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            self.stream.write((self.indent if self.at_line_start else "") + piece)
+            self.at_line_start = piece.endswith("\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def _remove_stale_executions(output: Path) -> None:
@@ -168,77 +220,6 @@ def _keep_failed(running: Path, failed: Path) -> None:
         os.replace(running, failed)
 
 
-def _echo_warnings(executed: Path) -> None:
-    """Show the run's own warnings (a damaged checkpoint skipped) that went to the kernel's
-    stderr, which a terminal never sees."""
-    import nbformat
-
-    notebook = nbformat.read(executed, as_version=4)
-    for cell in notebook.cells:
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                for line in out.get("text", "").splitlines():
-                    if "CheckpointWarning: " in line:
-                        print(f"    warning: {line.split('CheckpointWarning: ', 1)[1]}",
-                              flush=True)
-
-
-class _HistoryWatcher:
-    """Prints each new row of a training history while the notebook runs in its kernel.
-
-    The kernel's own progress bar is a Jupyter widget that a terminal never sees; the
-    history file, rewritten atomically at every log, is the progress a script can read.
-    """
-
-    def __init__(self, run_dir: Path, enabled: bool = True, every: float = 1.0):
-        self.run_dir, self.enabled, self.every = run_dir, enabled, every
-        self.printed = {row["step"] for row in self._rows()}
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self):
-        if self.enabled:
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.stop.set()
-            self.thread.join()
-            self._print_new()
-
-    def _watch(self):
-        while not self.stop.wait(self.every):
-            self._print_new()
-
-    def _rows(self) -> list[dict]:
-        try:
-            return rundir.read_history(self.run_dir)
-        except (OSError, ValueError):  # not readable yet: the next look will tell
-            return []
-
-    def _print_new(self):
-        for row in self._rows():
-            if row["step"] not in self.printed:
-                self.printed.add(row["step"])
-                speed = "untrained" if row.get("chars_per_sec") is None \
-                    else f"{row['chars_per_sec']:,.0f} chars/s"
-                print(f"    step {row['step']:>6,}  train {row['train_bpc']:.3f} bpc  "
-                      f"valid {row['valid_bpc']:.3f} bpc  {speed}  "
-                      f"{row['elapsed'] / 60:.1f} min", flush=True)
-
-
-def notebook_defaults(path: Path) -> dict:
-    """The values a notebook's parameters cell assigns (its source, read as literals)."""
-    defaults = {}
-    for name, parameter in notebook_parameters(path).items():
-        try:
-            defaults[name] = ast.literal_eval(parameter["default"])
-        except (ValueError, SyntaxError):
-            defaults[name] = parameter["default"]
-    return defaults
-
-
 def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
     """``(saved step, max_steps)`` if ``run_dir`` is trained to ``max_steps`` or more; else None.
 
@@ -249,12 +230,12 @@ def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
     saved = rundir.saved_step(run_dir)
     if saved is None:
         return None
-    settings = {**notebook_defaults(TRAINING), **training}
-    max_steps = settings.get("max_steps")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or saved < max_steps:
+    fields = field_types(TrainConfig)
+    settings = TrainConfig.from_parameters({k: v for k, v in training.items() if k in fields})
+    if saved < settings.max_steps:
         return None
-    rundir.check_settings(run_dir, settings, choose="--name")
-    return saved, max_steps
+    rundir.check_settings(run_dir, settings.to_json(), choose="--name")
+    return saved, settings.max_steps
 
 
 def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dict:
@@ -272,8 +253,8 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     else:
         if progress:
             print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)
-        with _HistoryWatcher(run_dir, enabled=progress):
-            _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False)
+        _execute(TRAINING, run_dir / TRAINING.name, {**training, "output_dir": rel}, False,
+                 echo=progress)
     if progress:
         print(f"    sampling: {relative(SAMPLING)} -> {rel}", flush=True)
     _execute(SAMPLING, run_dir / SAMPLING.name, {**sampling, "run_dir": rel}, False)
@@ -339,8 +320,8 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
     print(f"\nvalid BPC {metrics['valid_bpc']:.3f}{carried} after {metrics['steps']:,} steps "
           f"({metrics['training_time_s'] / 60:.1f} min training, "
           f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
-          f"{metrics['peak_rss_mb']:,.0f} MB)")
-    print(f"sample: {metrics['prompt']}{metrics['sample']}")
+          f"{metrics['peak_rss_mb']:,.0f} MiB)")
+    print(f"sample: {detokenize(metrics['prompt'] + metrics['sample'])}")
     print(f"everything is in {relative(run_dir)}: executed notebooks, checkpoints, "
           "history.json, loss_curve.png, samples.txt, metrics.json")
     return 0
@@ -416,7 +397,8 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
-    fixed = with_preset(preset, fixed, leave_out=grid)
+    # A sweep compares trainings: 04's run of the original's port is for the lesson.
+    fixed = {"show_original": False, **with_preset(preset, fixed, leave_out=grid)}
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
@@ -491,12 +473,11 @@ def _summary_row(combo: dict, run_dir: Path) -> dict:
 
 def _write_summary(path: Path, rows: list[dict]) -> None:
     fields = list(dict.fromkeys(k for row in rows for k in row))
-    tmp = path.with_name(".summary.csv.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, text.getvalue(), "sweep folder")
 
 
 # Reading runs back: what notebook 06 compares. A sweep's summary.csv lists its runs; without
@@ -539,7 +520,7 @@ class Comparison:
     def table(self) -> str:
         """One line per run: the swept values, status and figures, aligned in columns."""
         header = ["run", *self.swept, "status", "steps", "valid BPC", "best valid",
-                  "train BPC", "train s", "wall s", "chars/s", "peak MB"]
+                  "train BPC", "train s", "wall s", "chars/s", "peak MiB"]
         rows = []
         for run in self.runs:
             m = run.metrics
@@ -614,16 +595,9 @@ def read_runs(runs_dir="outputs/runs") -> Comparison:
             f"runs_dir {str(runs_dir)!r} holds no runs yet. Train one first: run "
             "notebooks/04_training.ipynb and 05_sampling.ipynb, or `make run`; or pass the "
             f"sweep_dir of a sweep made by `{SWEEP_COMMAND}`.")
-    runs = []
-    for path in sorted(p for p in source.iterdir() if p.is_dir()):
-        if rundir.read_history(path):
-            runs.append(_finished_run(path, {}))
-        else:
-            runs.append(RunRecord(path.name, path, "failed", {}, error=(
-                "no history.json: training has not reached its first log (still running, or "
-                "stopped early)")))
+    runs = [_read_run(path) for path in sorted(p for p in source.iterdir() if p.is_dir())]
     configs = [run.metrics["config"] for run in runs if run.status == "ok"]
-    keys = sorted({key for config in configs for key in config} - {"output_dir", "data_dir"})
+    keys = sorted({key for config in configs for key in config} - BOOKKEEPING)
     swept = [key for key in keys if len({json.dumps(c.get(key)) for c in configs}) > 1]
     for run in runs:
         if run.status == "ok":
@@ -631,12 +605,30 @@ def read_runs(runs_dir="outputs/runs") -> Comparison:
     return Comparison(source, swept, runs)
 
 
+# Settings that say where a run writes and how often it logs, not how it learns.
+BOOKKEEPING = {"output_dir", "data_dir", "log_every", "save_every", "sample_chars"}
+
+
+def _read_run(path: Path) -> RunRecord:
+    """A folder of a runs directory: finished, or failed with the reason."""
+    failure = rundir.read_error(path)
+    if failure is not None:
+        return RunRecord(path.name, path, "failed", {}, error=str(failure.get("error", "")))
+    history = rundir.read_history(path)
+    if not history:
+        return RunRecord(path.name, path, "failed", {}, error=(
+            "no history.json: training has not reached its first log (still running, or "
+            "stopped early)"))
+    broken = next((row["step"] for row in history if not all(
+        math.isfinite(row[k]) for k in ("train_bpc", "valid_bpc"))), None)
+    if broken is not None:
+        return RunRecord(path.name, path, "failed", {}, error=(
+            f"diverged: its loss is not a finite number at step {broken:,}"))
+    return _finished_run(path, {})
+
+
 def samples_side_by_side(runs: list[RunRecord], columns: int = 3, width: int = 99) -> str:
     """Each run's first sample, readable, wrapped into columns, ``columns`` runs to a row."""
-    import textwrap
-
-    from helpers.encoding import detokenize
-
     sampled = [run for run in runs if run.samples]
     prompts = {run.samples["prompt"] for run in sampled}
     shared_prompt = len(prompts) == 1  # then shown once, above the columns
@@ -676,9 +668,8 @@ def main(argv=None) -> int:
         command.add_argument("--outputs", type=Path, default=None, metavar="DIR",
                              help="where runs/ and sweeps/ go (default: outputs/)")
     args = parser.parse_args(argv)
-    fixed = parameters_from_args(args)
     try:
-        return _command(parser, args, fixed)
+        return _command(parser, args)
     except Interrupted as exc:
         print(f"interrupted: {exc}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
@@ -686,8 +677,9 @@ def main(argv=None) -> int:
     return 130  # what a shell reports for a command stopped by Ctrl-C
 
 
-def _command(parser, args, fixed) -> int:
+def _command(parser, args) -> int:
     try:
+        fixed = convert_parameters(args.parameter, RUN_PARAMETERS)
         if args.command == "main":
             return main_job(args.name, fixed, args.outputs, args.preset)
         grid = {}
@@ -696,12 +688,18 @@ def _command(parser, args, fixed) -> int:
                 parser.error(f"--param {name} needs at least one value")
             if name in grid:
                 parser.error(f"--param {name} is given twice; list all its values once")
-            grid[name] = [parse_value(v) for v in values]
+            if name not in RUN_PARAMETERS:
+                split_parameters({name: None})  # the message listing the parameters
+            grid[name] = [convert(name, v, RUN_PARAMETERS[name]) for v in values]
         grid = paths_from_here(grid)
         result = sweep(grid, fixed, args.name, args.fail_fast, outputs=args.outputs,
                        preset=args.preset)
     except (RunError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a folder that cannot be written, a disk that is full
+        where = f" ({relative(exc.filename)})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     if result.failures:
         print(f"error: {len(result.failures)} run(s) failed: "
@@ -711,13 +709,4 @@ def _command(parser, args, fixed) -> int:
 
 
 if __name__ == "__main__":
-    status = main()
-    if status == 130:
-        # Interrupted: the one line above is the last word. Ctrl-C reaches the kernels too, and
-        # the threads that watched them can report the dead kernel while the interpreter shuts
-        # down (seen as a trailing "DeadKernelError: Kernel died"); the kernels are already
-        # stopped and every file already written, so exit now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    sys.exit(status)
+    sys.exit(main())

@@ -20,8 +20,8 @@ import numpy as np
 
 from helpers.backend import tf
 from helpers.checks import check_int
+from helpers.config import DEFAULT_PROMPT
 from helpers.encoding import UNKNOWN_ID, UnknownCharactersWarning, Vocabulary
-from helpers.original import PROMPT as DEFAULT_PROMPT  # the original's prompt
 
 
 def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:

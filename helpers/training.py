@@ -1,132 +1,61 @@
-"""Training: one ``tf.function`` step, checkpoints you can resume, and a history in BPC.
+"""Training: the loop around ``helpers.step.train_step``, resumable, with a history in BPC.
 
 Bits per character (BPC) is the cross-entropy in base 2: how many yes/no questions the model
 needs, on average, to pin down the next character. Guessing uniformly among WikiText's ~260
-characters costs log2(260) ≈ 8 bits. The original tutorial printed its training loss in
-nats (natural log): 3.21 at step 90, its last print, which is 3.21 / ln 2 ≈ 4.63 bits
-(``helpers.original.PRINTED_LOSSES``).
+characters costs log2(260) ≈ 8 bits.
 
-Everything a run needs to continue or be reused lives in its run directory ``output_dir``:
+Everything a run needs to continue or be reused lives in its run directory ``output_dir``
+(``helpers.rundir`` reads and writes its files):
 
     config.json        the TrainConfig
     vocabulary.json    the characters, in id order
     corpus.json        with ``text_file`` only: the file's path, SHA-256, size and split
                        (``helpers.corpus``); resuming on other text is refused
-    history.json       step, train and valid BPC, chars/s, elapsed seconds and peak memory,
-                       one row per log, from a row for the untrained model at step 0 (its
-                       chars/s is None)
+    history.json       step, train and valid BPC, chars/s, elapsed seconds and peak memory
+                       (MiB), one row per log, from a row for the untrained model at step 0
     progression.json   ``sample_chars`` characters sampled from the prompt at each log
-    checkpoints/       model, optimizer and step (tf.train.CheckpointManager); the data order
+    checkpoints/       model, optimizer and step (``helpers.checkpoints``); the data order
                        is a pure function of (seed, step), so the step is its whole state
 
-(``helpers.rundir`` reads and writes these files.) A resumed run starts from the newest
-checkpoint that can be read: a damaged one is skipped with a warning and set aside in
-``checkpoints/damaged/``, and a folder whose checkpoints are all damaged is an error, never a
-silent restart from step 0. While a run trains, it holds ``.lock`` in its folder, and a second
-training into the same folder is refused.
+A resumed run starts from the newest checkpoint that can be read. While a run trains, it holds
+``.lock`` in its folder, and a second training into the same folder is refused. A loss that is
+not a finite number, or far above blind guessing, stops the run (``TrainingDiverged``) before
+that state is saved: the folder keeps its last good checkpoint.
 
 Under ``tf.distribute.MultiWorkerMirroredStrategy`` (see ``helpers.distributed``) every worker
 process runs ``train``; only the chief writes these files.
-
-``TrainConfig`` and ``PRESETS`` live in ``helpers.config``, which needs no TensorFlow, and are
-re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import shutil
 import sys
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from helpers import corpus, rundir
 from helpers.backend import keras, quiet_fd2, tf
+from helpers.checkpoints import remove_unfinished_saves, restore_newest_intact, save_to_scratch
 from helpers.checks import person_watching
-from helpers.config import PRESETS as PRESETS  # re-exported: helpers.training.PRESETS
-from helpers.config import TrainConfig, resolve_run_dir
-from helpers.encoding import Vocabulary, batch_dataset, sections, stream_dataset
-from helpers.model import UNROLL_LIMIT, CharLSTM
+from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE, TrainConfig
+from helpers.encoding import Vocabulary, sections, stream_dataset
+from helpers.evaluation import make_carried_evaluator, make_evaluator, validation_windows
+from helpers.model import UNROLL_LIMIT, build_model
 from helpers.paths import relative
-
-LN2 = math.log(2.0)
+from helpers.replicas import check_replicas_agree_on_step, replica_batches
+from helpers.sampling import Generator
+from helpers.step import build_optimizer, train_step
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-def validation_windows(ids: np.ndarray, len_per_section: int) -> tuple[np.ndarray, np.ndarray]:
-    """Non-overlapping windows of a fixed text: the same validation set on every call."""
-    n = (len(ids) - 1) // len_per_section
-    if n < 1:
-        raise ValueError(f"validation text of {len(ids)} characters is shorter than one "
-                         f"section of len_per_section={len_per_section}")
-    used = ids[: n * len_per_section + 1]
-    return (used[:-1].reshape(n, len_per_section), used[1:].reshape(n, len_per_section))
-
-
-def make_evaluator(model, inputs: np.ndarray, targets: np.ndarray, batch_size: int = 256):
-    """A function returning the model's BPC on a fixed set of windows."""
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size).cache()
-
-    @tf.function(reduce_retracing=True)
-    def summed_nats(x, y):
-        logits = model(x, training=False)
-        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
-            y, logits, from_logits=True))
-
-    def evaluate() -> float:
-        total = sum(float(summed_nats(x, y)) for x, y in dataset)
-        return total / targets.size / LN2
-
-    return evaluate
-
-
-def make_carried_evaluator(model, ids: np.ndarray, len_per_section: int, streams: int = 50):
-    """A function returning the model's BPC on ``ids`` read as ``streams`` stretches of text,
-    the LSTM state carried from one section to the next within each.
-
-    ``make_evaluator`` starts every section of ``len_per_section`` characters from a zero
-    state, so a section's first characters are guessed with no context: the yardstick every
-    run is compared on. Carried through, each character is scored with all the text before it
-    in its stretch (2,000 characters for 100,000 in 50 stretches), as when the model generates.
-    """
-    n_sections = (len(ids) - 1) // len_per_section
-    if n_sections < 1:
-        raise ValueError(f"validation text of {len(ids)} characters is shorter than one "
-                         f"section of len_per_section={len_per_section}")
-    streams = min(streams, n_sections)
-    per_stream = n_sections // streams * len_per_section
-    used = np.asarray(ids[: streams * per_stream + 1], dtype=np.int32)
-    inputs = used[:-1].reshape(streams, per_stream)
-    targets = used[1:].reshape(streams, per_stream)
-    zeros = tf.zeros([streams, model.hidden_nodes])
-
-    @tf.function(reduce_retracing=True)
-    def summed_nats(x, y, states):
-        logits, states = model(x, states=states, return_state=True, training=False)
-        return tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
-            y, logits, from_logits=True)), states
-
-    def evaluate() -> float:
-        states = [[zeros, zeros] for _ in range(model.num_layers)]
-        total = 0.0
-        for start in range(0, per_stream, len_per_section):
-            part = slice(start, start + len_per_section)
-            nats, states = summed_nats(inputs[:, part], targets[:, part], states)
-            total += float(nats)
-        return total / targets.size / LN2
-
-    return evaluate
 
 
 class CarriedState(tf.Module):
@@ -154,8 +83,8 @@ class CarriedState(tf.Module):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux and macOS)."""
-    import resource
+    """This process's peak resident memory so far, in MiB (Linux and macOS)."""
+    import resource  # POSIX only
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
@@ -179,20 +108,6 @@ def _check_fits_data(config: TrainConfig, train_ids: np.ndarray, valid_ids: np.n
                          f"first {len(valid_ids):,} characters of the validation part "
                          f"(valid_chars={config.valid_chars:,}): use a smaller "
                          "len_per_section or a larger valid_chars")
-
-
-def _check_writable(run_dir: Path) -> bool:
-    """Create ``run_dir`` if need be; return whether it was created here."""
-    created = not run_dir.exists()
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise ValueError(f"output_dir {relative(run_dir)!r} cannot be written: "
-                         f"{exc.strerror or exc}") from None
-    return created
 
 
 def _check_run_dir(config: TrainConfig, vocabulary: Vocabulary, text_record) -> list[dict]:
@@ -236,138 +151,9 @@ def _undo_failed_start(run_dir: Path) -> None:
     for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, rundir.CORPUS,
                  rundir.PROGRESSION):
         (run_dir / name).unlink(missing_ok=True)
-    _remove_unfinished_saves(checkpoint_dir)
+    remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
         checkpoint_dir.rmdir()  # only if empty
-
-
-class DamagedCheckpointError(ValueError):
-    """Checkpoints exist but none can be read."""
-
-
-class CheckpointWarning(UserWarning):
-    """A damaged checkpoint was skipped for an older, intact one."""
-
-
-def _checkpoint_problem(prefix: Path) -> str | None:
-    """Why the checkpoint at ``prefix`` cannot be read, or None: every tensor is read, so
-    TensorFlow checks each against the checksum its index holds."""
-    try:
-        reader = tf.train.load_checkpoint(str(prefix))
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except Exception as exc:  # whatever the reader fails with is the damage
-        lines = str(exc).strip().splitlines()
-        return lines[0] if lines else type(exc).__name__
-    return None
-
-
-def restore_newest_intact(checkpoint, checkpoint_dir: Path, partial: bool = False,
-                          set_aside: bool = False) -> int | None:
-    """Restore the newest checkpoint that can be read; return its number (None: there is none).
-
-    A damaged checkpoint (a file missing, truncated or empty, a checksum that fails) is
-    skipped with a ``CheckpointWarning`` naming it and the one used instead; ``set_aside``
-    moves its files into ``checkpoints/damaged/`` and points TensorFlow's ``checkpoint`` file
-    at the one used. Where checkpoints exist but none can be read, ``DamagedCheckpointError``:
-    never a silent start from step 0 over them. ``partial``: the checkpoint may hold more than
-    ``checkpoint`` tracks (loading a model without its optimizer).
-    """
-    checkpoint_dir = Path(checkpoint_dir)
-    damaged = []
-    for number, files in rundir.checkpoint_files(checkpoint_dir).items():
-        prefix = checkpoint_dir / f"ckpt-{number}"
-        problem = rundir.missing_files(checkpoint_dir, number, files) or \
-            _checkpoint_problem(prefix)
-        if problem:
-            damaged.append((number, problem))
-            continue
-        _restore(checkpoint, prefix, partial)
-        moved = ""
-        if set_aside:
-            for bad, _ in damaged:
-                moved = f"; its files are now in {relative(rundir.set_aside(checkpoint_dir, bad))}"
-            if damaged or not rundir.checkpoint_state_names(checkpoint_dir, number):
-                rundir.write_checkpoint_state(checkpoint_dir, number)
-        for bad, problem in damaged:
-            warnings.warn(f"checkpoint ckpt-{bad} in {relative(checkpoint_dir)} is damaged "
-                          f"({problem}); using ckpt-{number}, the newest intact one, "
-                          f"instead{moved}", CheckpointWarning, stacklevel=3)
-        return number
-    if damaged:
-        listed = "; ".join(f"ckpt-{number}: {problem}" for number, problem in damaged)
-        raise DamagedCheckpointError(
-            f"no checkpoint in {relative(checkpoint_dir)} can be read ({listed}). Nothing was "
-            "changed: to start that run afresh from step 0, move the checkpoints folder "
-            "away; or choose another output_dir")
-    return None
-
-
-def _restore(checkpoint, prefix: Path, partial: bool) -> None:
-    """Restore one checkpoint known to be readable; a mismatch is an error naming it."""
-    try:
-        status = checkpoint.restore(str(prefix))
-        if partial:
-            status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as exc:
-        lines = str(exc).strip().splitlines()
-        raise ValueError(f"{relative(prefix)} does not fit this model ("
-                         f"{lines[0] if lines else type(exc).__name__}); was config.json "
-                         "changed by hand?") from None
-
-
-def learning_rate_schedule(config: TrainConfig):
-    """Adam's step size: constant, or cosine-decayed over ``max_steps``, after an optional
-    linear warm-up over ``warmup_steps``.
-
-    Large steps early get the loss down fast; small ones at the end settle into a minimum that
-    the large ones keep jumping over. A warm-up keeps the first steps small while Adam's
-    running averages of the gradient are still mostly the zeros they started from. The
-    schedule reads the optimizer's own step counter, which the checkpoint restores, so a
-    resumed run continues the same curve (resuming with another ``max_steps`` reshapes what is
-    left of it).
-    """
-    warmup = config.warmup_steps
-    if config.lr_schedule == "constant":
-        return WarmUp(config.learning_rate, warmup) if warmup else config.learning_rate
-    if not warmup:
-        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.max_steps,
-                                                      alpha=0.1)
-    return keras.optimizers.schedules.CosineDecay(0.0, config.max_steps - warmup, alpha=0.1,
-                                                  warmup_target=config.learning_rate,
-                                                  warmup_steps=warmup)
-
-
-class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
-    """A rate that climbs linearly from 0 to ``rate`` over ``warmup_steps``, then stays."""
-
-    def __init__(self, rate: float, warmup_steps: int):
-        self.rate, self.warmup_steps = rate, warmup_steps
-
-    def __call__(self, step):
-        fraction = tf.cast(step, tf.float32) / self.warmup_steps
-        return self.rate * tf.minimum(fraction, 1.0)
-
-    def get_config(self):
-        return {"rate": self.rate, "warmup_steps": self.warmup_steps}
-
-
-def build_optimizer(config: TrainConfig):
-    """Adam, or AdamW when ``weight_decay`` is set: the decay pulls every weight matrix a
-    little towards zero at each step, apart from the gradient (biases are left alone)."""
-    rate = learning_rate_schedule(config)
-    if not config.weight_decay:
-        return keras.optimizers.Adam(rate)
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
-    optimizer.exclude_from_weight_decay(var_names=["bias"])
-    return optimizer
-
-
-def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
-    return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
-                    embedding_dim=config.embedding_dim, dropout=config.dropout,
-                    cell=config.cell, recurrent_dropout=config.recurrent_dropout)
 
 
 def build_training(config: TrainConfig, vocab_size: int, strategy=None):
@@ -407,23 +193,28 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
         raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
                          f"evenly across the strategy's {replicas} replicas")
     training_data = corpus.load_training_data(config)
-    vocabulary = training_data.vocabulary
-    train_ids = training_data.train_ids
-    valid_ids = training_data.valid_ids.astype(np.int32)  # the model reads int32 ids
-    _check_fits_data(config, train_ids, valid_ids, training_data.source)
-    session = _Session(config, strategy, vocabulary, train_ids, valid_ids, training_data)
+    _check_fits_data(config, training_data.train_ids, training_data.valid_ids,
+                     training_data.source)
+    session = _Session(config, strategy, training_data)
     # False only on the non-chief workers of MultiWorkerMirroredStrategy. Every worker runs
     # this same function; only the chief writes into the run directory, so that workers
     # sharing it never write the same file at once.
     if not strategy.extended.should_checkpoint:
         return session.run(rundir.read_history(config.run_dir), progress, verbose=False)
     run_dir = config.run_dir
-    created = _check_writable(run_dir)
+    created = rundir.check_writable(run_dir)
     try:
         with rundir.training_lock(run_dir):
             try:
-                return session.run(_check_run_dir(config, vocabulary,
-                                                  training_data.text_file), progress, verbose)
+                history = _check_run_dir(config, training_data.vocabulary,
+                                         training_data.text_file)
+                (run_dir / rundir.ERROR).unlink(missing_ok=True)
+                return session.run(history, progress, verbose)
+            except TrainingDiverged as exc:
+                if rundir.saved_step(run_dir) is not None:  # the run stays, and says why
+                    rundir.write_error(run_dir, {"error": f"TrainingDiverged: {exc}"})
+                _undo_failed_start(run_dir)
+                raise
             except BaseException:
                 _undo_failed_start(run_dir)
                 raise
@@ -434,36 +225,32 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
         raise
 
 
+class TrainingDiverged(ValueError):
+    """The loss stopped being a finite number, or rose far above blind guessing."""
+
+
+def divergence_limit(vocab_size: int) -> float:
+    """The loss in bits above which a run has diverged: four times blind guessing's (with a
+    floor for tiny vocabularies). A model that trains never comes near it; one whose steps are
+    far too large passes it within a few steps, on its way to infinity and NaN."""
+    return max(4 * math.log2(vocab_size), 20.0)
+
+
 @dataclass
 class _Session:
     """One call of ``train``: the model, its optimizer and checkpoint, and the loop."""
 
     config: TrainConfig
     strategy: object
-    vocabulary: Vocabulary
-    train_ids: np.ndarray
-    valid_ids: np.ndarray
     training_data: corpus.TrainingData
 
+    @property
+    def is_chief(self) -> bool:
+        return self.strategy.extended.should_checkpoint
+
     def run(self, history: list[dict], progress: bool | None, verbose: bool) -> list[dict]:
-        config, strategy, run_dir = self.config, self.strategy, self.config.run_dir
-        is_chief = strategy.extended.should_checkpoint
-        model, optimizer, step = build_training(config, len(self.vocabulary), strategy)
-        carried = CarriedState(config.batch_size, config.hidden_nodes, config.num_layers) \
-            if config.carry_state else None
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
-                                         **({"carried_state": carried} if carried else {}))
-        checkpoint_dir = run_dir / rundir.CHECKPOINTS
-        if is_chief:
-            _remove_unfinished_saves(checkpoint_dir)
-        # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
-        restore_newest_intact(checkpoint, checkpoint_dir, set_aside=is_chief)
-        if config.lr_schedule == "constant" and not config.warmup_steps:
-            # The checkpoint holds Adam's rate; a resumed run takes the one asked for now.
-            optimizer.learning_rate = config.learning_rate
-        if strategy.num_replicas_in_sync > 1:
-            _check_replicas_agree_on_step(strategy, step, run_dir)
-        start = int(step.numpy())
+        config, run_dir = self.config, self.config.run_dir
+        start = self._build_and_restore()
         history = [row for row in history if row["step"] <= start]
         if start >= config.max_steps:
             if verbose:
@@ -471,98 +258,183 @@ class _Session:
                 print(f"{relative(run_dir)} is already trained to step {start:,}{past} "
                       f"(max_steps={config.max_steps:,}); nothing to do")
             return history
-        if is_chief:
-            manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+        if verbose:
+            self._announce()
+        self._prepare(start)
+        if start == 0 and not history:
+            history.append(self._untrained_row())
+            if self.sampler:
+                self.sampler.record(0)
+        show_bar = person_watching() if progress is None else progress
+        self._loop(start, history, show_bar, verbose)
+        if verbose:
+            print(f"saved step {int(self.step.numpy()):,} to {relative(run_dir)}")
+        return history
 
-        unknown = int((self.valid_ids == 0).sum())
-        if verbose and unknown:
-            print(f"validation: {unknown:,} of {len(self.valid_ids):,} characters are not in the "
-                  f"vocabulary of {self.training_data.source} and count as the unknown id")
-        if verbose and config.len_per_section > UNROLL_LIMIT and config.cell == "four_gate":
+    def _build_and_restore(self) -> int:
+        """Model, optimizer and step, restored from the newest intact checkpoint; the step."""
+        config, strategy = self.config, self.strategy
+        vocab_size = len(self.training_data.vocabulary)
+        self.model, self.optimizer, self.step = build_training(config, vocab_size, strategy)
+        self.carried = CarriedState(config.batch_size, config.hidden_nodes,
+                                    config.num_layers) if config.carry_state else None
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, step=self.step,
+            **({"carried_state": self.carried} if self.carried else {}))
+        checkpoint_dir = config.run_dir / rundir.CHECKPOINTS
+        if self.is_chief:
+            remove_unfinished_saves(checkpoint_dir)
+        # Every worker restores the chief's latest checkpoint (so, to resume, all must see it).
+        restore_newest_intact(self.checkpoint, checkpoint_dir, set_aside=self.is_chief)
+        if config.lr_schedule == "constant" and not config.warmup_steps:
+            # The checkpoint holds Adam's rate; a resumed run takes the one asked for now.
+            self.optimizer.learning_rate = config.learning_rate
+        if strategy.num_replicas_in_sync > 1:
+            check_replicas_agree_on_step(strategy, self.step, config.run_dir)
+        start = int(self.step.numpy())
+        if self.is_chief:
+            self.manager = tf.train.CheckpointManager(self.checkpoint, checkpoint_dir,
+                                                      max_to_keep=2)
+        return start
+
+    def _announce(self) -> None:
+        config, data = self.config, self.training_data
+        valid_ids = data.valid_ids
+        unknown = int((valid_ids == 0).sum())
+        if unknown:
+            print(f"validation: {unknown:,} of {len(valid_ids):,} characters are not in the "
+                  f"vocabulary of {data.source} and count as the unknown id")
+        if config.len_per_section > UNROLL_LIMIT and config.cell == "four_gate":
             print(f"len_per_section={config.len_per_section:,} is above {UNROLL_LIMIT}: the LSTM "
                   "runs as a loop (slower per character, but its graph does not grow with the "
                   "length)")
-        evaluate = make_evaluator(model, *validation_windows(self.valid_ids,
-                                                             config.len_per_section))
-        evaluate_carried = make_carried_evaluator(model, self.valid_ids, config.len_per_section)
-        if carried:
-            batches = iter(stream_dataset(self.train_ids, config.batch_size,
-                                          config.len_per_section, config.seed, start))
+
+    def _prepare(self, start: int) -> None:
+        """The evaluators, the batches from step ``start`` on, the compiled step, the sampler."""
+        config, data = self.config, self.training_data
+        valid_ids = data.valid_ids.astype(np.int32)  # the model reads int32 ids
+        self.evaluate = make_evaluator(self.model, *validation_windows(
+            valid_ids, config.len_per_section))
+        self.evaluate_carried = make_carried_evaluator(self.model, valid_ids,
+                                                       config.len_per_section)
+        if self.carried:
+            self.batches = iter(stream_dataset(data.train_ids, config.batch_size,
+                                               config.len_per_section, config.seed, start))
         else:
-            batches = iter(_replica_batches(strategy, self.train_ids, config, start))
-        train_step = make_train_step(model, optimizer, step, strategy, config, carried)
-        sampler = _ProgressionSampler(model, self.vocabulary, config, start) \
-            if is_chief and strategy.num_replicas_in_sync == 1 and config.sample_chars else None
-        if start == 0 and not history:
-            # The untrained model, measured: the yardstick every later row is read against.
-            train_windows = validation_windows(self.train_ids[: config.valid_chars]
-                                               .astype(np.int32), config.len_per_section)
-            history.append({"step": 0, "train_bpc": make_evaluator(model, *train_windows)(),
-                            "valid_bpc": evaluate(), "valid_bpc_carried": evaluate_carried(),
-                            "chars_per_sec": None, "elapsed": 0.0,
-                            "peak_rss_mb": peak_rss_mb()})
-            if sampler:
-                sampler.record(0)
+            self.batches = iter(replica_batches(self.strategy, data.train_ids, config, start))
+        self.train_step = make_train_step(self.model, self.optimizer, self.step, self.strategy,
+                                          config.clip_norm, self.carried)
+        self.sampler = _ProgressionSampler(self.model, data.vocabulary, config, start) \
+            if self.is_chief and self.strategy.num_replicas_in_sync == 1 \
+            and config.sample_chars else None
+        self.limit = divergence_limit(len(data.vocabulary))
 
-        chars_per_step = config.batch_size * config.len_per_section
-        elapsed_before = history[-1]["elapsed"] if history else 0.0
-        show_bar = person_watching() if progress is None else progress
+    def _untrained_row(self) -> dict:
+        """The untrained model, measured: the yardstick every later row is read against."""
+        config = self.config
+        train_windows = validation_windows(self.training_data.train_ids[: config.valid_chars]
+                                           .astype(np.int32), config.len_per_section)
+        return {"step": 0, "train_bpc": make_evaluator(self.model, *train_windows)(),
+                "valid_bpc": self.evaluate(), "valid_bpc_carried": self.evaluate_carried(),
+                "chars_per_sec": None, "elapsed": 0.0, "peak_rss_mb": peak_rss_mb()}
+
+    def _loop(self, start: int, history: list[dict], show_bar: bool, verbose: bool) -> None:
+        config = self.config
         bar = _progress_bar(start, config.max_steps, show_bar)
-        started = time.perf_counter()
-        window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
-
-        def save():
-            if is_chief:
-                manager.save(checkpoint_number=int(step.numpy()))
-                rundir.write_history(run_dir, history)
-            else:
-                _save_to_scratch(checkpoint, int(step.numpy()))
-
+        window = _LogWindow(config, history[-1]["elapsed"] if history else 0.0, start)
         try:
-            current = start  # mirrors the step variable without reading it back every step
+            current = start
             while current < config.max_steps:
-                bpc = train_step(next(batches))
-                if current == start and is_chief:
+                bits = float(self.train_step(next(self.batches)))
+                current += 1
+                self._check_diverged(current, {"training loss": bits})
+                if current == start + 1 and self.is_chief:
                     # Training has really started (the step was built and ran): only now
                     # does the folder record this run's settings.
-                    float(bpc)
-                    _write_run_files(config, self.vocabulary, self.training_data.text_file)
-                current += 1
-                window_bits += float(bpc)
-                window_steps += 1
+                    _write_run_files(config, self.training_data.vocabulary,
+                                     self.training_data.text_file)
+                window.add(bits)
                 bar.update(1)
                 if current % config.log_every == 0 or current == config.max_steps:
-                    seconds = time.perf_counter() - window_start
-                    row = {
-                        "step": current,
-                        "train_bpc": window_bits / window_steps,
-                        "valid_bpc": evaluate(),
-                        "valid_bpc_carried": evaluate_carried(),
-                        "chars_per_sec": window_steps * chars_per_step / seconds,
-                        "elapsed": elapsed_before + time.perf_counter() - started,
-                        "peak_rss_mb": peak_rss_mb(),
-                    }
-                    history.append(row)
-                    if sampler:
-                        sampler.record(current)
-                    # Rewritten at every log so that a watcher (helpers.runs) can show
-                    # progress; rows past the last checkpoint are dropped again on resume.
-                    if is_chief:
-                        rundir.write_history(run_dir, history)
-                    bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}",
-                                    valid_bpc=f"{row['valid_bpc']:.3f}")
-                    if verbose and not show_bar:
-                        print(f"step {current:>6,}  train {row['train_bpc']:.3f} bpc  valid "
-                              f"{row['valid_bpc']:.3f} bpc  {row['chars_per_sec']:,.0f} "
-                              "chars/s", flush=True)
-                    window_start, window_bits, window_steps = time.perf_counter(), 0.0, 0
+                    self._log(current, window, history, bar, verbose and not show_bar)
                 if current % config.save_every == 0 or current == config.max_steps:
-                    save()
+                    self._save(current, history)
         finally:
             bar.close()
-        if verbose:
-            print(f"saved step {int(step.numpy()):,} to {relative(run_dir)}")
-        return history
+
+    def _log(self, current: int, window: _LogWindow, history: list[dict], bar,
+             print_line: bool) -> None:
+        row = window.row(current, self.evaluate(), self.evaluate_carried())
+        self._check_diverged(current, {"validation loss": row["valid_bpc"],
+                                       "carried validation loss": row["valid_bpc_carried"]})
+        history.append(row)
+        if self.sampler:
+            self.sampler.record(current)
+        # Rewritten at every log so that a reader sees progress; rows past the last checkpoint
+        # are dropped again on resume.
+        if self.is_chief:
+            rundir.write_history(self.config.run_dir, history)
+        bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}", valid_bpc=f"{row['valid_bpc']:.3f}")
+        if print_line:
+            print(window.line(row), flush=True)
+
+    def _save(self, current: int, history: list[dict]) -> None:
+        if self.is_chief:
+            self.manager.save(checkpoint_number=current)
+            rundir.write_history(self.config.run_dir, history)
+        else:
+            save_to_scratch(self.checkpoint, current)
+
+    def _check_diverged(self, current: int, losses: dict[str, float]) -> None:
+        """Stop, before anything of this step is saved, at a loss that is not a finite number
+        or far above blind guessing."""
+        for what, bits in losses.items():
+            if math.isfinite(bits) and bits <= self.limit:
+                continue
+            config = self.config
+            saved = rundir.saved_step(config.run_dir) if self.is_chief else None
+            kept = (f"{relative(config.run_dir)} keeps its last checkpoint, step {saved:,}, and "
+                    "resumes from it") if saved is not None else "no checkpoint was saved"
+            raise TrainingDiverged(
+                f"training diverged at step {current:,}: the {what} is {bits:.4g} bits per "
+                f"character (blind guessing costs {self.limit / 4:.2f}). Lower learning_rate "
+                f"(now {config.learning_rate:g}) or clip_norm (now {config.clip_norm:g}); this "
+                f"state was not saved, and {kept}")
+
+
+class _LogWindow:
+    """The steps since the last log: their mean loss, their speed, and the time so far."""
+
+    def __init__(self, config: TrainConfig, elapsed_before: float, start: int):
+        self.config, self.elapsed_before, self.start = config, elapsed_before, start
+        self.started = time.perf_counter()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.window_start, self.bits, self.steps = time.perf_counter(), 0.0, 0
+
+    def add(self, bits: float) -> None:
+        self.bits += bits
+        self.steps += 1
+
+    def row(self, step: int, valid_bpc: float, valid_bpc_carried: float) -> dict:
+        seconds = time.perf_counter() - self.window_start
+        chars = self.steps * self.config.batch_size * self.config.len_per_section
+        row = {"step": step, "train_bpc": self.bits / self.steps, "valid_bpc": valid_bpc,
+               "valid_bpc_carried": valid_bpc_carried, "chars_per_sec": chars / seconds,
+               "elapsed": self.elapsed_before + time.perf_counter() - self.started,
+               "peak_rss_mb": peak_rss_mb()}
+        self._reset()
+        return row
+
+    def line(self, row: dict) -> str:
+        """One row as a line of progress, with the time left at this session's pace."""
+        this_session = time.perf_counter() - self.started
+        left = (self.config.max_steps - row["step"]) * this_session / (row["step"] - self.start)
+        return (f"step {row['step']:>6,} of {self.config.max_steps:,}  train "
+                f"{row['train_bpc']:.3f} bpc  valid {row['valid_bpc']:.3f} bpc  "
+                f"{row['chars_per_sec']:,.0f} chars/s  {row['elapsed'] / 60:.1f} min, "
+                f"~{left / 60:.1f} min left")
 
 
 class _ProgressionSampler:
@@ -570,17 +442,20 @@ class _ProgressionSampler:
     spelling, then words, then layout appear. Cheap: one short generation per log."""
 
     def __init__(self, model, vocabulary: Vocabulary, config: TrainConfig, start: int):
-        from helpers.sampling import DEFAULT_PROMPT, Generator
-
         # Not compiled with XLA: a second's compile would cost more than 200 characters.
         self.generator = Generator(model, vocabulary, jit_compile=False)
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
         self.config, self.traced = config, False
         # A resumed run keeps the samples up to its checkpoint; a fresh start (step 0, perhaps
-        # over the files of a start that was killed) keeps none.
-        self.rows = [row for row in rundir.read_progression(config.run_dir)
-                     if row["step"] <= start] if start else []
+        # over the files of a start that was killed) keeps none. A damaged progression.json
+        # (a record for reading only) is started afresh rather than blocking the run.
+        try:
+            kept = rundir.read_progression(config.run_dir) if start else []
+        except ValueError:
+            kept = []
+        self.rows = [row for row in kept if isinstance(row, dict)
+                     and isinstance(row.get("step"), int) and row["step"] <= start]
 
     def record(self, step: int) -> None:
         # The first call builds the loop's graph, and TensorFlow's C++ side prints a oneDNN
@@ -588,169 +463,33 @@ class _ProgressionSampler:
         # notebook); that call runs with it silenced.
         with quiet_fd2() if not self.traced else contextlib.nullcontext():
             text = self.generator.generate(self.prompt, self.config.sample_chars,
-                                           temperature=0.8, seed=self.config.seed)[0]
+                                           temperature=DEFAULT_TEMPERATURE,
+                                           seed=self.config.seed)[0]
         self.traced = True
-        self.rows.append({"step": step, "prompt": self.prompt, "temperature": 0.8,
-                          "text": text})
+        self.rows.append({"step": step, "prompt": self.prompt,
+                          "temperature": DEFAULT_TEMPERATURE, "text": text})
         rundir.write_progression(self.config.run_dir, self.rows)
 
 
-def _replica_batches(strategy, train_ids, config: TrainConfig, start: int):
-    """Each replica's rows of the global batch of every step, as a distributed dataset.
-
-    Every input pipeline (one per worker process) builds the same global batch of step s, a
-    pure function of (seed, s), and keeps only its own replicas' rows: together the replicas
-    of all workers see exactly the batch a single process would, so their losses are
-    comparable and a run can change its number of workers between sessions. Written out here
-    rather than left to ``experimental_distribute_dataset``, whose AUTO sharding policy
-    decides per dataset whether to shard by file, by element or not at all.
-    """
-    replicas = strategy.num_replicas_in_sync
-
-    def dataset_fn(context):
-        per_replica = context.get_per_replica_batch_size(config.batch_size)
-        local = replicas // context.num_input_pipelines  # this worker's replicas
-        first = context.input_pipeline_id * local
-
-        def this_workers_rows(inputs, targets):
-            return tuple(tf.reshape(t, [replicas, per_replica, -1])[first:first + local]
-                         for t in (inputs, targets))
-
-        batches = batch_dataset(train_ids, config.batch_size, config.len_per_section,
-                                config.skip, seed=config.seed, start_step=start)
-        # One element per local replica: the strategy deals them out to its local replicas
-        # in turn, so each replica gets its own per_replica rows of every global batch.
-        return batches.map(this_workers_rows).unbatch()
-
-    return strategy.distribute_datasets_from_function(dataset_fn)
-
-
-def _check_replicas_agree_on_step(strategy, step, run_dir: Path) -> None:
-    """Fail loudly if a worker restored another step than the chief (run_dir not shared)."""
-    @tf.function  # collective ops run eagerly are slow, and TensorFlow warns about it
-    def every_replicas_step():
-        return strategy.gather(strategy.run(lambda: tf.reshape(tf.identity(step), [1])), axis=0)
-
-    steps = sorted(set(every_replicas_step().numpy().tolist()))
-    if len(steps) > 1:
-        raise ValueError(f"the workers restored different steps {steps} from "
-                         f"{relative(run_dir)}: to resume, every worker must see the chief's run "
-                         "directory (put it on storage they share)")
-
-
-def _save_to_scratch(checkpoint, number: int) -> None:
-    """A non-chief worker's checkpoint save, thrown away at once.
-
-    Under MultiWorkerMirroredStrategy saving may run collective ops that every worker must join,
-    so the non-chief workers save too, each into a directory of its own that is deleted
-    afterwards (TensorFlow's documented pattern): only the chief's copy is kept.
-    """
-    scratch = tempfile.mkdtemp(prefix="char-lstm-worker-ckpt-")
-    try:
-        manager = tf.train.CheckpointManager(checkpoint, scratch, max_to_keep=1)
-        manager.save(checkpoint_number=number)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def make_train_step(model, optimizer, step, strategy, config: TrainConfig,
+def make_train_step(model, optimizer, step, strategy, clip_norm: float,
                     carried: CarriedState | None = None):
-    """The function ``train`` runs once per step: one batch in, the mean loss in bits out.
-
-    ``strategy`` splits the batch across replicas; with one device (``tf.distribute.
-    get_strategy()``) ``strategy.run`` just calls ``replica_gradients`` and the sums are
-    the values themselves. With ``carried`` (``carry_state``), a batch also says whether to
-    reset, and each step begins from the state the last one ended with.
-    """
-    global_chars = config.batch_size * config.len_per_section
-
-    def replica_gradients(batch):
-        inputs, targets = batch[0], batch[1]
-        with tf.GradientTape() as tape:
-            if carried is None:
-                logits = model(inputs, training=True)
-            else:
-                logits, states = model(inputs, states=carried.start(reset=batch[2]),
-                                       return_state=True, training=True)
-                carried.keep(states)
-            nats = keras.losses.sparse_categorical_crossentropy(targets, logits,
-                                                                from_logits=True)
-            # Each replica's share of the global mean, so summing replicas gives the mean.
-            loss = tf.reduce_sum(nats) / global_chars
-        return loss, tape.gradient(loss, model.trainable_variables)
-
+    """``train_step`` as the loop runs it: compiled, on every replica of ``strategy`` (with one
+    device, ``strategy.run`` just calls it), from the LSTM state the last step ended with
+    (``carried``, for ``carry_state``; a batch then also says which rows to reset) or from
+    zeros, and counted in ``step``. Returns the batch's mean loss in bits."""
     @tf.function
-    def train_step(batch):
-        loss, grads = strategy.run(replica_gradients, args=(batch,))
-        loss = strategy.reduce("SUM", loss, axis=None)
-        grads = [strategy.reduce("SUM", g, axis=None) for g in grads]
-        # Clip once, on the gradient of the whole global batch, as on a single device.
-        grads, _ = tf.clip_by_global_norm(grads, config.clip_norm)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+    def run(batch):
+        states = None if carried is None else carried.start(reset=batch[2])
+        bits, states = strategy.run(train_step, args=(model, optimizer, batch[0], batch[1],
+                                                      clip_norm, states))
+        if carried is not None:
+            carried.keep(states)
         step.assign_add(1)
-        return loss / LN2
+        return strategy.reduce("SUM", bits, axis=None)
 
-    return train_step
+    return run
 
 
 def _progress_bar(start, total, enabled):
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, initial=start, disable=not enabled, unit="step",
                 desc="training", dynamic_ncols=True)
-
-
-def _remove_unfinished_saves(checkpoint_dir: Path) -> None:
-    """A save killed half-way leaves temporary files; the finished checkpoints are intact."""
-    if not checkpoint_dir.exists():
-        return
-    for leftover in checkpoint_dir.glob("*_temp*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
-
-
-@dataclass
-class TrainedRun:
-    """What ``load_run`` returns: a model ready to sample from, and how it was made."""
-
-    model: CharLSTM
-    vocabulary: Vocabulary
-    config: TrainConfig
-    history: list
-    step: int
-    run_dir: Path
-
-
-class NoTrainedModelError(FileNotFoundError):
-    """The run directory does not (yet) hold a trained model."""
-
-
-def load_run(run_dir) -> TrainedRun:
-    """Rebuild the trained model of ``run_dir`` (e.g. in a fresh process) from its files.
-
-    Like a resumed training, it loads the newest checkpoint that can be read, with a
-    ``CheckpointWarning`` if it had to skip a damaged one (the folder itself is not changed).
-    """
-    run_dir = resolve_run_dir(run_dir)
-    needed = [run_dir / rundir.CONFIG, run_dir / rundir.VOCABULARY]
-    if not all(p.exists() for p in needed) or \
-            not rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS):
-        raise NoTrainedModelError(
-            f"{relative(run_dir)} holds no trained model (it needs config.json, "
-            "vocabulary.json and a checkpoint). Train first: run notebooks/04_training.ipynb "
-            "or `make run`.")
-    config = TrainConfig.from_json(rundir.read_config(run_dir))
-    try:
-        config.validate()
-    except ValueError as exc:
-        raise ValueError(f"{relative(needed[0])} does not hold a valid configuration: "
-                         f"{exc}") from None
-    vocabulary = Vocabulary.load(needed[1])
-    model = build_model(config, len(vocabulary)).build_for(1, 1)
-    step = tf.Variable(0, dtype=tf.int64)
-    restore_newest_intact(tf.train.Checkpoint(model=model, step=step),
-                          run_dir / rundir.CHECKPOINTS, partial=True)
-    return TrainedRun(model, vocabulary, config, rundir.read_history(run_dir),
-                      int(step.numpy()), run_dir)

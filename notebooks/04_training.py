@@ -78,7 +78,7 @@ show_original = True  # run the original's port, as published and one fix at a t
 # %%
 import dataclasses
 
-from helpers.training import TrainConfig
+from helpers.config import TrainConfig
 
 config = TrainConfig(**{field.name: globals()[field.name]
                         for field in dataclasses.fields(TrainConfig)}).validate()
@@ -313,7 +313,7 @@ history = train(config)
 # %%
 import math
 
-from helpers.training import load_run
+from helpers.checkpoints import load_run
 
 untrained, vocabulary = history[0], load_run(config.run_dir).vocabulary
 uniform = math.log2(len(vocabulary))

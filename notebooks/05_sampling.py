@@ -26,7 +26,7 @@ seed = 0
 
 # %%
 from helpers.sampling import Generator, check_prompt, check_sampling_options
-from helpers.training import load_run
+from helpers.checkpoints import load_run
 
 test_start = check_prompt(test_start, "test_start")
 check_sampling_options(temperature, top_k, top_p)

@@ -36,7 +36,7 @@ excerpt_chars = 300  # characters of text shown per coloured unit
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from helpers.training import load_run
+from helpers.checkpoints import load_run
 
 for name, value, least in (("passage_start", passage_start, 0),
                            ("passage_chars", passage_chars, 100),

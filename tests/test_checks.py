@@ -38,8 +38,8 @@ def test_every_module_asks_the_same_check():
     """The copies that were (training, encoding, sampling, model, original, inspect_lstm) now
     all give its message, bools refused everywhere."""
     from helpers import encoding, inspect_lstm, original, sampling
+    from helpers.config import TrainConfig
     from helpers.model import CharLSTM, FourGateLSTM
-    from helpers.training import TrainConfig
 
     cases = [
         (lambda: TrainConfig(batch_size=0).validate(), "batch_size must be a positive integer"),
@@ -89,9 +89,3 @@ def test_a_person_watches_a_terminal_or_a_kernel_not_a_capture(monkeypatch):
     assert not checks.person_watching()
     monkeypatch.setattr(sys, "stderr", None)  # pythonw, or stderr closed
     assert not checks.person_watching()
-
-
-def test_downloads_and_training_ask_the_same_question():
-    from helpers import data, training
-
-    assert data.person_watching is training.person_watching is checks.person_watching

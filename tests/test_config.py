@@ -3,6 +3,7 @@
 
 import argparse
 import dataclasses
+import re
 import subprocess
 import sys
 
@@ -24,15 +25,12 @@ def test_importing_the_configuration_loads_no_tensorflow():
     assert done.stdout.strip() == "[]"
 
 
-def test_the_main_preset_is_the_main_jobs_longer_run():
-    assert PRESETS["main"] == {"max_steps": 4000, "log_every": 250, "save_every": 500,
-                               "hidden_nodes": 512, "dropout": 0.5, "recurrent_dropout": 0.25,
-                               "learning_rate": 0.008, "warmup_steps": 200,
-                               "lr_schedule": "cosine"}
+def test_every_preset_names_fields_and_validates():
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for name, values in PRESETS.items():
         assert set(values) <= fields, name
-        TrainConfig.from_parameters(preset=name).validate()
+        made = TrainConfig.from_parameters(preset=name).validate()
+        assert all(getattr(made, k) == v for k, v in values.items())
 
 
 def test_a_presets_warm_up_keeps_its_share_of_another_number_of_steps():
@@ -64,32 +62,45 @@ def test_from_parameters_puts_defaults_preset_and_values_together():
         TrainConfig.from_parameters(preset="mian")
 
 
-def test_training_reexports_the_same_objects():
-    from helpers import training
-
-    assert training.TrainConfig is TrainConfig and training.PRESETS is PRESETS
+TYPES = config.field_types(TrainConfig, config.LessonSwitches, config.SamplingSettings)
 
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), ("-5", -5), ("0.5", 0.5), ("1e-3", 0.001), ("True", True), ("False", False),
-    ("None", None), ("test", "test"), ("outputs/runs", "outputs/runs"), ("true", "true"),
+@pytest.mark.parametrize("name, text, value", [
+    ("max_steps", "3", 3), ("max_steps", "100_000", 100_000), ("learning_rate", "1e-3", 0.001),
+    ("learning_rate", "2", 2.0), ("show_original", "false", False),
+    ("show_original", "FALSE", False), ("show_original", "True", True),
+    ("carry_state", "true", True), ("skip", "None", None), ("skip", "none", None),
+    ("skip", "7", 7), ("text_file", "1984", "1984"), ("text_file", "None", None),
+    ("output_dir", "None", "None"), ("test_start", "True", "True"), ("top_p", "0.9", 0.9),
 ])
-def test_parse_value_follows_papermill(text, value):
-    parsed = config.parse_value(text)
-    assert parsed == value and type(parsed) is type(value)
+def test_a_command_line_value_is_converted_by_its_fields_type(name, text, value):
+    converted = config.convert(name, text, TYPES[name])
+    assert converted == value and type(converted) is type(value)
 
 
-@pytest.mark.parametrize("value", [3, -5, 0.01, 1e-5, 1.0, True, False, None, "outputs/x",
-                                   "a b", float("inf")])
-def test_format_value_is_read_back_as_it_was(value):
-    back = config.parse_value(config.format_value("x", value))
-    assert back == value and type(back) is type(value)
+@pytest.mark.parametrize("name, text, message", [
+    ("max_steps", "1.5", "max_steps must be a whole number, got '1.5'"),
+    ("max_steps", "None", "max_steps must be a whole number, got 'None'"),
+    ("skip", "x", "skip must be a whole number or None, got 'x'"),
+    ("learning_rate", "fast", "learning_rate must be a number, got 'fast'"),
+    ("show_original", "no", "show_original must be true or false, got 'no'"),
+    ("show_original", "0", "show_original must be true or false, got '0'"),
+])
+def test_a_value_that_does_not_convert_is_refused_naming_the_field(name, text, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        config.convert(name, text, TYPES[name])
 
 
-@pytest.mark.parametrize("value", ["3", "None", "True", "1e3"])
-def test_text_that_would_be_read_as_another_value_is_refused(value):
-    with pytest.raises(ValueError, match=f"output_dir='{value}' cannot be written as -p"):
-        config.format_value("output_dir", value)
+def test_unknown_names_are_refused_listing_the_known_ones():
+    with pytest.raises(ValueError, match="unknown parameter.s. hidden_nodez; the parameters "
+                                         "are batch_size, max_steps"):
+        config.convert_parameters([("hidden_nodez", "8")], config.field_types(TrainConfig))
+
+
+def test_lesson_switches_are_validated_like_fields():
+    assert config.LessonSwitches(show_original=False).validate().show_original is False
+    with pytest.raises(ValueError, match="show_original must be True or False, got 'false'"):
+        config.LessonSwitches(show_original="false").validate()
 
 
 def parse(argv, preset=None):
@@ -102,14 +113,13 @@ def test_the_command_line_reads_presets_and_pairs(tmp_path):
     args = parse(["-p", "max_steps", "30", "-p", "learning_rate", "0.01", "-p", "skip", "None",
                   "-p", "text_file", "notes.txt"], preset="main")
     assert args.preset == "main"
-    assert config.parameters_from_args(args, here=tmp_path) == {
+    kinds = config.field_types(TrainConfig)
+    assert config.convert_parameters(args.parameter, kinds, here=tmp_path) == {
         "max_steps": 30, "learning_rate": 0.01, "skip": None,
         "text_file": str(tmp_path / "notes.txt")}
-    assert parse([]).preset is None and config.parameters_from_args(parse([])) == {}
+    assert parse([]).preset is None and config.convert_parameters(parse([]).parameter, kinds) == {}
     with pytest.raises(SystemExit):
         parse(["--preset", "nope"])
-    pairs = {"max_steps": 30, "learning_rate": 0.01, "skip": None, "output_dir": "runs/x"}
-    assert config.parameters_from_args(parse(config.parameter_args(pairs))) == pairs
 
 
 def test_a_relative_path_on_the_command_line_is_taken_from_the_current_folder(tmp_path):

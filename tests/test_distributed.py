@@ -46,7 +46,9 @@ def _gone(pid: int) -> bool:
 
 
 def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
-    from helpers.training import TrainConfig, load_run, train
+    from helpers.checkpoints import load_run
+    from helpers.config import TrainConfig
+    from helpers.training import train
 
     chief_dir, other_dir = tmp_path / "run", tmp_path / "non-chief-view"
     worker_tmp = tmp_path / "worker-tmp"
@@ -92,7 +94,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
 
 
 def test_a_failing_worker_stops_them_all_and_says_why(tmp_path):
-    from helpers.training import TrainConfig
+    from helpers.config import TrainConfig
 
     config = TrainConfig(**TINY, output_dir=str(tmp_path / "run")).to_json()
     # Worker 1 refuses its settings before joining the cluster; the chief would then wait for
@@ -141,7 +143,8 @@ def run_worker(*args, tf_config=None):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-p", "hidden_nodez", "8"], "unknown parameter(s) hidden_nodez; TrainConfig takes"),
+    (["-p", "hidden_nodez", "8"], "unknown parameter(s) hidden_nodez; the parameters are"),
+    (["-p", "max_steps", "many"], "max_steps must be a whole number, got 'many'"),
     (["-p", "batch_size", "0"], "batch_size must be a positive integer, got 0"),
     (["--preset", "main", "-p", "learning_rate", "-1"], "learning_rate must be a positive"),
 ])
@@ -157,7 +160,7 @@ def test_a_worker_checks_its_settings_before_it_joins_the_cluster(args, message)
 
 def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, capsys, tmp_path):
     from helpers import distributed
-    from helpers.config import PRESETS
+    from helpers.config import PRESETS, TrainConfig
 
     started = []
     monkeypatch.setattr(distributed, "run_local_workers",
@@ -165,8 +168,9 @@ def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, ca
                         [distributed.WorkerResult(0, 1, 0, "chief log\n", "")])
     assert distributed.main(["launch", "--workers", "2", "--log-dir", str(tmp_path), "--preset",
                              "main", "-p", "max_steps", "30", "-p", "batch_size", "8"]) == 0
-    assert started == [[{**PRESETS["main"], "max_steps": 30, "warmup_steps": 2,
-                         "batch_size": 8}] * 2]
+    [configs] = started
+    assert configs == [{**TrainConfig().to_json(), **PRESETS["main"], "max_steps": 30,
+                        "warmup_steps": 2, "batch_size": 8}] * 2
     assert distributed.main(["launch", "-p", "batch_size", "0"]) == 2
     assert distributed.main(["launch", "--workers", "0"]) == 2
     assert len(started) == 1  # nothing started for the refused ones

@@ -9,8 +9,9 @@ import time
 import pytest
 from conftest import TINY_TEXT  # noqa: E402
 
+from helpers.config import TrainConfig
 from helpers.paths import REPO_ROOT
-from helpers.training import TrainConfig, train
+from helpers.training import train
 
 pytestmark = pytest.mark.system  # each test runs the command line in a process
 

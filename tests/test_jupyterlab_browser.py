@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from helpers.checkpoints import NoTrainedModelError, load_run
 from helpers.paths import OUTPUTS, REPO_ROOT
-from helpers.training import NoTrainedModelError, load_run
 
 pytestmark = pytest.mark.system
 

@@ -9,8 +9,8 @@ import dataclasses
 
 import papermill
 
+from helpers.config import TrainConfig
 from helpers.paths import REPO_ROOT
-from helpers.training import TrainConfig
 
 TRAINING = REPO_ROOT / "notebooks" / "04_training.ipynb"
 OWN_FOLDER = {"output_dir"}  # the notebook's run has a folder of its own

@@ -17,15 +17,11 @@ from conftest import TINY_TEXT  # noqa: E402
 
 from helpers import rundir
 from helpers.backend import tf
+from helpers.checkpoints import CheckpointWarning, DamagedCheckpointError, load_run
+from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
 from helpers.paths import REPO_ROOT, DamagedFileError, relative, write_json
-from helpers.training import (
-    CheckpointWarning,
-    DamagedCheckpointError,
-    TrainConfig,
-    load_run,
-    train,
-)
+from helpers.training import train
 
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
             valid_chars=2_000, learning_rate=1e-2,
@@ -69,7 +65,8 @@ def run(trained, tmp_path):
 
 TRAIN_SCRIPT = """
 import json, sys
-from helpers.training import TrainConfig, train
+from helpers.config import TrainConfig
+from helpers.training import train
 train(TrainConfig(**json.loads(sys.argv[1])), progress=False, verbose=False)
 """
 
@@ -101,7 +98,8 @@ def test_a_start_the_data_or_numpy_cannot_serve_is_refused_before_writing(tmp_pa
 
 OUT_OF_MEMORY = textwrap.dedent("""
     import resource, sys
-    from helpers.training import TrainConfig, train
+    from helpers.config import TrainConfig
+    from helpers.training import train
 
     with open("/proc/self/status") as status:
         size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize"))

@@ -11,9 +11,11 @@ import pytest
 from conftest import TINY_TEXT
 
 from helpers.backend import tf
+from helpers.checkpoints import NoTrainedModelError, load_run
+from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
 from helpers.paths import REPO_ROOT
-from helpers.training import NoTrainedModelError, TrainConfig, load_run, train
+from helpers.training import train
 
 # Tiny settings: these tests check the mechanics, not the quality.
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=10,
@@ -84,7 +86,8 @@ def test_a_finished_run_is_not_trained_again(tmp_path, capsys):
 
 TRAIN_SCRIPT = """
 import json, sys
-from helpers.training import TrainConfig, train
+from helpers.config import TrainConfig
+from helpers.training import train
 config = TrainConfig(**json.loads(sys.argv[1]))
 train(config, progress=False, verbose=True)
 """
@@ -176,7 +179,8 @@ def test_mirrored_strategy_on_two_devices_matches_one_device(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from helpers.training import TrainConfig, train
+        from helpers.config import TrainConfig
+        from helpers.training import train
         out = {}
         for name, strategy in [("one", None),
                                ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
@@ -281,7 +285,7 @@ def test_a_short_run_visibly_learns_and_writes_real_words(tmp_path):
 
 
 def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
-    from helpers.training import learning_rate_schedule
+    from helpers.step import learning_rate_schedule
 
     cosine = learning_rate_schedule(TrainConfig(learning_rate=0.004, max_steps=200,
                                                 lr_schedule="cosine"))

@@ -6,17 +6,12 @@ import pytest
 from test_training import tiny, without_timings
 
 from helpers.backend import tf
+from helpers.checkpoints import load_run
+from helpers.config import TrainConfig
 from helpers.encoding import stream_dataset
-from helpers.training import (
-    TrainConfig,
-    build_optimizer,
-    learning_rate_schedule,
-    load_run,
-    make_carried_evaluator,
-    make_evaluator,
-    train,
-    validation_windows,
-)
+from helpers.evaluation import make_carried_evaluator, make_evaluator, validation_windows
+from helpers.step import build_optimizer, learning_rate_schedule
+from helpers.training import train
 
 
 def batches(dataset, n):
