@@ -61,12 +61,14 @@ def _wikitext_data(config) -> TrainingData:
     started = time.perf_counter()
     train_text = data.load_split(config.train_split, config.data_dir)
     valid_text = data.load_split(config.valid_split, config.data_dir)[: config.valid_chars]
+    source = f"the {config.train_split!r} split"
+    check_fills_a_batch(config, len(train_text), len(valid_text), source)
     loaded = time.perf_counter()
     vocabulary = Vocabulary.from_text(train_text)
     counted = time.perf_counter()
     train_ids = vocabulary.encode(train_text, warn=False, dtype=vocabulary.id_dtype)
     valid_ids = vocabulary.encode(valid_text, warn=False, dtype=vocabulary.id_dtype)
-    return TrainingData(vocabulary, train_ids, valid_ids, f"the {config.train_split!r} split",
+    return TrainingData(vocabulary, train_ids, valid_ids, source,
                         seconds=_stages(started, loaded, counted, time.perf_counter()))
 
 
@@ -79,7 +81,7 @@ def _text_file_data(config) -> TrainingData:
     text = data.load_corpus(path)
     loaded = time.perf_counter()
     n_train, n_valid = split_sizes(len(text), config.valid_fraction)
-    check_long_enough(config, len(text), n_train, n_valid)
+    check_fills_a_batch(config, n_train, n_valid, f"the training part of {path.name}")
     vocabulary = Vocabulary.from_counts(character_counts(text, 0, n_train))
     counted = time.perf_counter()
     ids = vocabulary.encode(text, warn=False, dtype=vocabulary.id_dtype)
@@ -102,26 +104,63 @@ def split_sizes(n_chars: int, valid_fraction: float) -> tuple[int, int]:
     return n_chars - n_valid, n_valid
 
 
+def sequences_in(n_chars: int, len_per_section: int, skip: int | None) -> int:
+    """How many training sequences a text of ``n_chars`` characters holds: ``batch_dataset``'s
+    windows, ``len_per_section`` characters and the one after each as its last target, one
+    starting every ``skip`` (default ``len_per_section``)."""
+    skip = len_per_section if skip is None else skip
+    return max(0, -(-(n_chars - len_per_section - 1) // skip))
+
+
 def training_chars_needed(batch_size: int, len_per_section: int, skip: int | None) -> int:
-    """The shortest training text that gives one batch (``batch_dataset``'s windows)."""
+    """The shortest training text that gives one batch: the least ``n_chars`` for which
+    `sequences_in` reaches ``batch_size``."""
     skip = len_per_section if skip is None else skip
     return (batch_size - 1) * skip + len_per_section + 2
 
 
-def check_long_enough(config, n_chars: int, n_train: int, n_valid: int) -> None:
-    """A ValueError naming both sizes and what to change, when the file is too short."""
+def check_fills_a_batch(config, n_train: int, n_valid: int, source: str) -> None:
+    """Refuse a text that cannot fill one batch, or validation one sequence, before any work.
+
+    ``config`` is a TrainConfig; ``n_train`` and ``n_valid`` are the characters training and
+    validation read (validation's already capped at ``valid_chars``); ``source`` names the
+    training text ("the 'train' split"). A ValueError says what to change: for a text_file,
+    how long the file must be; for a WikiText split, the largest batch_size it allows.
+    """
     need_train = training_chars_needed(config.batch_size, config.len_per_section, config.skip)
     need_valid = config.len_per_section + 1  # one validation window and its last target
     if n_train >= need_train and n_valid >= need_valid:
         return
+    if config.text_file is not None:
+        raise ValueError(_file_too_short(config, n_train, n_valid, need_train, need_valid))
+    raise ValueError(_split_too_short(config, n_train, n_valid, need_train, source))
+
+
+def _split_too_short(config, n_train: int, n_valid: int, need_train: int, source: str) -> str:
+    length, skip = config.len_per_section, config.skip or config.len_per_section
+    split = f"{source} ({n_train:,} characters)"
+    windows = sequences_in(n_train, length, skip)
+    if windows == 0:
+        return f"len_per_section={length:,} is longer than {split}"
+    if n_train < need_train:
+        return (f"batch_size={config.batch_size:,} is more than the {windows:,} sequences of "
+                f"{length + 1:,} characters (every {skip:,}) that {split} holds: use a "
+                f"batch_size of at most {windows:,}, or a smaller len_per_section or skip")
+    return (f"len_per_section={length:,} is longer than the validation text, the first "
+            f"{n_valid:,} characters of the validation part (valid_chars="
+            f"{config.valid_chars:,}): use a smaller len_per_section or a larger valid_chars")
+
+
+def _file_too_short(config, n_train: int, n_valid: int, need_train: int,
+                    need_valid: int) -> str:
     least = _shortest_text(need_train, need_valid, config.valid_fraction)
     skip = config.len_per_section if config.skip is None else config.skip
     advice = "lower batch_size or len_per_section (or skip)"
     if n_train >= need_train:
         advice = "raise valid_fraction, or lower len_per_section"
-    raise ValueError(
-        f"text_file {config.text_file!r} has {n_chars:,} characters, too few for one batch "
-        f"plus validation: with batch_size={config.batch_size}, "
+    return (
+        f"text_file {config.text_file!r} has {n_train + n_valid:,} characters, too few for one "
+        f"batch plus validation: with batch_size={config.batch_size}, "
         f"len_per_section={config.len_per_section} and skip={skip}, one training batch needs "
         f"{need_train:,} characters, and validation (the last valid_fraction="
         f"{config.valid_fraction:g} of the file) needs {need_valid:,}; this file gives "
