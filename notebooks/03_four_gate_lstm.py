@@ -727,3 +727,57 @@ assert keras_model.count_params() == model.count_params()
 # - With vocabulary 260 and 256 hidden units the model has 596,228 parameters.
 #
 # Next, **04** trains it.
+
+# %% [markdown]
+# ## Exercises
+#
+# Two short exercises on this notebook. Fill in each function and run its cell, then run the
+# cell below it: a check tries your function on a few cases chosen to catch the usual mistakes
+# and tells you what it found. Left as they are, the checks say "not attempted yet". Reference
+# solutions, for after you have tried:
+# [`solutions/03_four_gate_lstm.py`](solutions/03_four_gate_lstm.py).
+#
+# ### 1. One LSTM step in NumPy
+#
+# Write `lstm_step(x, h, c, kernel, recurrent_kernel, bias)`, one step of `FourGateLSTM`
+# (its `step`, shown at the top of this notebook) in NumPy alone: `x` holds a batch of input
+# vectors, shaped (batch, D), and `h` and `c` the state, (batch, H); the weights are shaped as
+# `get_weights()` returns them, (D, 4H), (H, 4H) and (4H,), with the gates in the order
+# i, f, c, o. Return the new `(h, c)`. The check tries your step on small weights of its own
+# and on those of a fresh layer of 8 units reading one-hot vectors of 260 ids. A trained
+# layer's weights work too, once notebook 04 has trained one: in notebook 05, pass
+# `weights=run.model.lstm_0.get_weights()`.
+
+# %%
+def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
+    """One step of the four-gate LSTM in NumPy: the new (h, c)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.backend import tf
+from helpers.exercises import check_lstm_step
+from helpers.model import FourGateLSTM
+
+exercise_layer = FourGateLSTM(8, input_dim=260)
+exercise_layer(tf.zeros([1, 1], tf.int32))  # the first call creates the weights
+check_lstm_step(lstm_step, weights=exercise_layer.get_weights())
+
+
+# %% [markdown]
+# ### 2. Counting parameters
+#
+# Write `lstm_parameters(input_dim, units)`: how many weights one LSTM layer has, biases
+# included, for `input_dim` inputs and `units` hidden units. "Counting parameters" above has
+# the formula; here it is yours to write, and `count_params()` of a layer to compare with.
+
+# %%
+def lstm_parameters(input_dim, units):
+    """The number of weights of one LSTM layer, biases included."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_lstm_parameters
+
+check_lstm_parameters(lstm_parameters)

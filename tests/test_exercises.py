@@ -418,3 +418,48 @@ def test_the_checks_import_numpy_and_no_tensorflow():
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert "numpy" in imported and not imported & {"tensorflow", "keras", "helpers"}
+
+
+# --- The exercise cells of the notebooks --------------------------------------------------
+
+LESSONS = ("01_data_loading", "02_one_hot_encoding", "03_four_gate_lstm", "04_training",
+           "05_sampling")
+
+
+def exercise_cells(lesson: str) -> list:
+    import jupytext
+
+    cells = jupytext.read(REPO_ROOT / "notebooks" / f"{lesson}.py").cells
+    start = next(i for i, cell in enumerate(cells)
+                 if cell.cell_type == "markdown" and cell.source.startswith("## Exercises"))
+    return cells[start:]
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_a_lessons_exercises_come_last_and_run_on_their_own_unfilled(lesson, capsys):
+    """The cells from "## Exercises" on run in a namespace of their own (so nothing they use
+    can go missing from the notebook), and every check says "not attempted yet"."""
+    cells = exercise_cells(lesson)
+    assert not any(cell.source.startswith("## ") for cell in cells[1:]), "exercises come last"
+    assert f"solutions/{lesson}.py" in cells[0].source
+    namespace = {}
+    for cell in cells:
+        if cell.cell_type == "code":
+            exec(compile(cell.source, f"{lesson}.py", "exec"), namespace)
+    printed = capsys.readouterr().out.strip().splitlines()
+    calls = re.findall(r"^(check_\w+)\(", "\n".join(c.source for c in cells), flags=re.M)
+    assert 2 <= len(calls) <= 3 and len(printed) == len(calls)
+    assert all(NOT_ATTEMPTED in line for line in printed), printed
+
+
+def test_every_check_is_called_by_one_notebook():
+    calls = [name for lesson in LESSONS for cell in exercise_cells(lesson)
+             for name in re.findall(r"^(check_\w+)\(", cell.source, flags=re.M)]
+    assert sorted(calls) == sorted(CHECKS)
+
+
+def test_the_solutions_hold_the_functions_the_notebooks_ask_for():
+    for lesson, module in zip(LESSONS, (S01, S02, S03, S04, S05), strict=True):
+        stubs = [m for cell in exercise_cells(lesson) if cell.cell_type == "code"
+                 for m in re.findall(r"^def (\w+)\(", cell.source, flags=re.M)]
+        assert stubs and all(callable(getattr(module, name, None)) for name in stubs), lesson
