@@ -454,3 +454,72 @@ for name in ("config.json", "vocabulary.json", "history.json", "loss_curve.png",
              "checkpoints") + (("progression.json",) if config.sample_chars else ()) + (("corpus.json",) if config.text_file else ()):
     assert (config.run_dir / name).exists(), name
     print("  ", name)
+
+# %% [markdown]
+# ## Exercises
+#
+# Three short exercises on this notebook, in NumPy. Fill in each function and run its cell,
+# then run the cell below it: a check tries your function on a few cases chosen to catch the
+# usual mistakes and tells you what it found. Left as they are, the checks say "not attempted
+# yet". Reference solutions, for after you have tried:
+# [`solutions/04_training.py`](solutions/04_training.py).
+#
+# ### 1. Bits per character
+#
+# Write `bits_per_char(logits, targets)`: the mean cross-entropy in bits, the figure the
+# training step returns (items 2 and 3 of "One training step" above). `logits` holds one score
+# per id at every position, shaped [batch, length, vocabulary]; `targets` the id that really
+# came next, [batch, length], already shifted by one. NumPy is all you need
+# (`import numpy as np`).
+
+# %%
+def bits_per_char(logits, targets):
+    """The mean cross-entropy of `targets` under `logits`, in bits."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_bits_per_char
+
+check_bits_per_char(bits_per_char)
+
+
+# %% [markdown]
+# ### 2. Clipping by the global norm
+#
+# Write `clip_by_global_norm(gradients, clip_norm)`: the list of gradients (NumPy arrays)
+# scaled as item 5 of "One training step" describes, so that all of them together are at most
+# `clip_norm` long. (TensorFlow's own is `tf.clip_by_global_norm`, to compare with.)
+
+# %%
+def clip_by_global_norm(gradients, clip_norm):
+    """The gradients, scaled together to a global norm of at most clip_norm."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_clip_by_global_norm
+
+check_clip_by_global_norm(clip_by_global_norm)
+
+
+# %% [markdown]
+# ### 3. One training step by hand
+#
+# The smallest character model is a table: `weights[a]` holds the logits of the character that
+# follows the id `a`, so the logits at each position are `weights[input_ids]` (the row lookup of
+# notebook 03). Write `training_step(weights, input_ids, target_ids, learning_rate)`: one step
+# of plain gradient descent on its mean cross-entropy (in nats) over the positions, returning
+# the new weights. What the gradient tape finds for you, here by hand: at one position, the
+# gradient of its cross-entropy with respect to its logits is `softmax(logits) - one_hot(target)`.
+
+# %%
+def training_step(weights, input_ids, target_ids, learning_rate):
+    """The weights after one step of gradient descent on the mean cross-entropy."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_training_step
+
+check_training_step(training_step)

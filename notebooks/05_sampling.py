@@ -344,3 +344,49 @@ slow = chars_per_second(generator, test_start, 300, stateful=False)
 print(f"stateful: {fast:,.0f} characters/s; re-reading the prefix: {slow:,.0f} "
       f"characters/s ({fast / slow:.1f}x)")
 assert fast > slow
+
+# %% [markdown]
+# ## Exercises
+#
+# Two short exercises on this notebook. Fill in each function and run its cell, then run the
+# cell below it: a check tries your function on a few cases chosen to catch the usual mistakes
+# and tells you what it found. Left as they are, the checks say "not attempted yet". Reference
+# solutions, for after you have tried: [`solutions/05_sampling.py`](solutions/05_sampling.py).
+#
+# ### 1. Sampling with a temperature
+#
+# Write `sample(logits, temperature, r)`: divide the logits by the temperature, take the
+# softmax, and return the first id whose running sum of probabilities is above `r`, a uniform
+# number in [0, 1). Temperature 0 means the likeliest id. The draw `r` is an argument here so
+# that the check knows which id is right; in use it is `rng.uniform()`, as in `sample_one`.
+
+# %%
+def sample(logits, temperature, r):
+    """The id drawn for the uniform number r from softmax(logits / temperature)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_temperature_sampling
+
+check_temperature_sampling(sample)
+
+
+# %% [markdown]
+# ### 2. A top-p filter
+#
+# Write `top_p_filter(probabilities, p)`: keep the likeliest characters until their
+# probabilities add up to `p` (the one that crosses `p` stays in), set the others to 0, and
+# share the kept probability out again so that it adds up to 1. Once the check passes, it
+# keeps the same characters as `next_char_probabilities(logits, top_p=0.9)` above.
+
+# %%
+def top_p_filter(probabilities, p):
+    """The distribution over the likeliest characters reaching p together."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+from helpers.exercises import check_top_p
+
+check_top_p(top_p_filter)
