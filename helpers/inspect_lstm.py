@@ -12,10 +12,14 @@ learner the same tools for their own model:
     output ``h`` and the distribution of the next character, as NumPy arrays.
 ``feature_signals``, ``find_units``, ``search_units``
     turn the text into signals a reader can name (inside a heading, inside quotes, inside
-    parentheses, position in the line, inside an ``@-@`` marker) and find the unit whose
-    activation correlates best with each.
+    parentheses, position in the line, inside an ``@-@`` marker, just after a digit) and find
+    the unit whose activation correlates best with each.
+``control``
+    checks a found unit against the obvious other explanation of its feature (numbers for
+    parentheses and markers, the start of a line for headings), on the characters where
+    that explanation is held fixed.
 ``gate_saturation``, ``plot_saturation``
-    how often each gate of each unit is nearly closed or nearly open.
+    how often each of the three gates of each unit is nearly closed or nearly open.
 ``ColouredText``, ``unit_text``, ``plot_units``
     text coloured by one value per character, as HTML (JupyterLab, GitHub) with a PNG
     fallback for viewers that drop HTML; a unit's activation against its feature.
@@ -37,16 +41,22 @@ from helpers.checks import check_int
 from helpers.encoding import Vocabulary
 from helpers.model import FourGateLSTM
 
-GATES = ("input", "forget", "candidate", "output")
+GATES = ("input", "forget", "candidate", "output")  # the four blocks of the layer, in order
+# The candidate memory is not a gate: it is what is written, in (-1, 1), and a value near -1
+# is a full write of a negative value, not a shut gate. Saturation is counted for these three.
+SIGMOID_GATES = ("input", "forget", "output")
 SOURCES = ("cell", "hidden")
-FEATURES = ("in_heading", "in_quotes", "in_parentheses", "position_in_line", "in_at_marker")
+FEATURES = ("in_heading", "in_quotes", "in_parentheses", "position_in_line", "in_at_marker",
+            "after_digit")
 FEATURE_DESCRIPTIONS = {
     "in_heading": "inside a heading line ' = ... = '",
     "in_quotes": 'inside double quotes " ... "',
     "in_parentheses": "inside parentheses ( ... )",
     "position_in_line": "characters since the last line break",
     "in_at_marker": "inside a WikiText marker such as @-@ or @,@",
+    "after_digit": "a digit among the last 10 characters (a number, its unit, a bracket)",
 }
+DIGIT_REACH = 10  # after_digit: a digit among this many characters, the current one included
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +224,8 @@ def feature_signals(text: str) -> dict[str, np.ndarray]:
         start = end + 1
     for match in _AT_MARKER.finditer(text):
         signals["in_at_marker"][match.start(): match.end()] = 1
+    for t in (t for t, char in enumerate(text) if char.isdigit()):
+        signals["after_digit"][t: t + DIGIT_REACH] = 1
     return signals
 
 
@@ -316,6 +328,64 @@ def search_units(recording: Recording, features=FEATURES,
     return best
 
 
+# The obvious other explanation of each feature, and the characters on which it is held
+# fixed. In WikiText most parentheses hold a measurement ("60 cm ( 24 in )") and most @.@ and
+# @,@ markers sit inside numbers, so a unit that follows numbers correlates with both; every
+# heading starts a line, so a unit that follows the position in the line correlates with
+# headings.
+# Each description completes "the characters ...".
+_NO_DIGIT = ("with no digit among the last 10", lambda s: s["after_digit"] == 0)
+CONTROLS = {
+    "in_heading": ("among the first 40 of every line, headings or not",
+                   lambda s: s["position_in_line"] <= 40),
+    "in_quotes": _NO_DIGIT,
+    "in_parentheses": _NO_DIGIT,
+    "position_in_line": ("outside headings", lambda s: s["in_heading"] == 0),
+    "in_at_marker": _NO_DIGIT,
+    "after_digit": ("outside parentheses", lambda s: s["in_parentheses"] == 0),
+}
+
+
+@dataclass(frozen=True)
+class Control:
+    """A found unit's correlation with its feature on the characters that ``CONTROLS`` keeps
+    for that feature, where the feature's obvious other explanation is held fixed.
+
+    ``characters`` is how many characters the control keeps, ``inside`` how many of them lie
+    inside the feature; ``correlation`` is NaN when the feature is constant on them.
+    """
+
+    match: UnitMatch
+    description: str
+    correlation: float
+    characters: int
+    inside: int
+
+    @property
+    def holds(self) -> bool:
+        """The same sign as over the whole text, and still |r| >= ``MIN_TRACKING_R``."""
+        r = self.correlation
+        return bool(np.isfinite(r) and np.sign(r) == np.sign(self.match.correlation)
+                    and abs(r) >= MIN_TRACKING_R)
+
+
+def control(recording: Recording, match: UnitMatch,
+            signals: dict[str, np.ndarray] | None = None) -> Control:
+    """``match``'s unit against its feature on the characters ``CONTROLS`` keeps for it."""
+    if not match.found:
+        raise ValueError(f"{match.feature} does not occur in the text: nothing to control")
+    if match.feature not in CONTROLS:
+        raise ValueError(f"no control for {match.feature!r}; CONTROLS has one for "
+                         f"{', '.join(CONTROLS)}")
+    signals = feature_signals(recording.text) if signals is None else signals
+    description, keep = CONTROLS[match.feature]
+    kept = np.asarray(keep(signals), bool)
+    feature = signals[match.feature][kept]
+    values = recording.activations(match.source)[kept, match.unit]
+    r = float(correlations(values[:, None], feature)[0, 0]) if kept.sum() > 2 else float("nan")
+    return Control(match, description, r, int(kept.sum()), int((feature != 0).sum()))
+
+
 def unit_text(recording: Recording, unit: int, source: str = "cell",
               window: slice | None = None) -> ColouredText:
     """``window`` of the text coloured by one unit, on that unit's own scale.
@@ -348,22 +418,17 @@ def excerpt(signal, length: int, before: int = 40) -> slice:
 
 
 def gate_saturation(recording: Recording, threshold: float = 0.1) -> dict[str, np.ndarray]:
-    """How often each gate of each unit is saturated: ``{gate: [2, units]}``.
+    """How often each of the three gates of each unit is saturated: ``{gate: [2, units]}``.
 
-    Row 0 is the fraction of characters at which the gate is nearly closed (below
-    ``threshold``), row 1 nearly open (above ``1 - threshold``). The candidate ``g`` is a
-    tanh in (-1, 1): rescaled to (0, 1) first, so its rows mean near -1 and near +1.
+    Row 0 is the fraction of characters at which the gate is nearly shut (below
+    ``threshold``), row 1 nearly open (above ``1 - threshold``). The candidate memory is left
+    out: it is no gate, and near -1 it writes fully, negatively.
     """
     if not 0 < threshold < 0.5:
         raise ValueError(f"threshold must lie in (0, 0.5), got {threshold!r}")
-    result = {}
-    for name in GATES:
-        values = recording.gates[name]
-        if name == "candidate":
-            values = (values + 1) / 2
-        result[name] = np.stack([(values < threshold).mean(axis=0),
-                                 (values > 1 - threshold).mean(axis=0)])
-    return result
+    return {name: np.stack([(recording.gates[name] < threshold).mean(axis=0),
+                            (recording.gates[name] > 1 - threshold).mean(axis=0)])
+            for name in SIGMOID_GATES}
 
 
 def plot_saturation(saturation: dict[str, np.ndarray], threshold: float = 0.1):
@@ -373,33 +438,30 @@ def plot_saturation(saturation: dict[str, np.ndarray], threshold: float = 0.1):
 
     order = np.argsort(-saturation["forget"][1], kind="stable")
     rows, labels = [], []
-    for name in GATES:
-        low, high = ("-1", "+1") if name == "candidate" else ("0", "1")
+    for name in saturation:
         rows += [saturation[name][0][order], saturation[name][1][order]]
-        labels += [f"{name} ≈ {low}", f"{name} ≈ {high}"]
+        labels += [f"{name} shut (≈ 0)", f"{name} open (≈ 1)"]
     fig = plt.figure(figsize=(11, 6.5), dpi=80)
-    grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1], hspace=0.55, wspace=0.35)
+    grid = fig.add_gridspec(2, len(saturation), height_ratios=[1, 1], hspace=0.55,
+                            wspace=0.3)
     heat = fig.add_subplot(grid[0, :])
     image = heat.imshow(np.array(rows), aspect="auto", cmap="magma", vmin=0, vmax=1,
                         interpolation="nearest")
     heat.set_yticks(range(len(labels)), labels)
     heat.set_xlabel("unit (sorted by how often its forget gate is open)")
-    # The candidate is rescaled from (-1, 1) to (0, 1) before the cut-off, so in its own
-    # units it is saturated within twice the threshold of -1 or +1.
-    heat.set_title(f"Fraction of characters at which a gate is saturated: gates within "
-                   f"{threshold:g} of 0 or 1, candidate within {2 * threshold:g} of -1 or +1",
-                   fontsize=10)
+    heat.set_title(f"Fraction of characters at which each gate is saturated (within "
+                   f"{threshold:g} of 0 or 1)", fontsize=10)
     fig.colorbar(image, ax=heat, fraction=0.03, pad=0.01)
-    for k, name in enumerate(GATES):
+    for k, name in enumerate(saturation):
         ax = fig.add_subplot(grid[1, k])
         ax.plot([0, 1], [1, 0], color="grey", lw=0.8, ls=":")
         ax.scatter(saturation[name][0], saturation[name][1], s=8, alpha=0.6)
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title(name)
-        ax.set_xlabel("fraction near -1" if name == "candidate" else "fraction near 0")
+        ax.set_title(f"{name} gate")
+        ax.set_xlabel("fraction shut (near 0)")
         if k == 0:
-            ax.set_ylabel("fraction near 1")
+            ax.set_ylabel("fraction open (near 1)")
     return fig
 
 
@@ -412,7 +474,8 @@ class ColouredText:
 
     Displays as HTML in JupyterLab and on GitHub (inline styles only, and each character's
     value as its tooltip), and carries a PNG of the same picture for viewers that drop HTML.
-    NaN values are left uncoloured.
+    NaN values are left uncoloured. The colour map is mixed half and half with white, so
+    that even its darkest ends stay light enough for black text to read on them.
     """
 
     def __init__(self, text: str, values, vmin: float = -1.0, vmax: float = 1.0,
@@ -431,7 +494,7 @@ class ColouredText:
         import matplotlib
 
         scaled = (np.clip(self.values, self.vmin, self.vmax) - self.vmin) / (self.vmax - self.vmin)
-        rgba = matplotlib.colormaps[self.cmap](np.nan_to_num(scaled, nan=0.5))
+        rgba = _lighter(matplotlib.colormaps[self.cmap](np.nan_to_num(scaled, nan=0.5)))
         rgba[np.isnan(self.values)] = (1.0, 1.0, 1.0, 0.0)
         return rgba
 
@@ -461,7 +524,7 @@ class ColouredText:
     def _scale_colours(self, n):
         import matplotlib
 
-        return matplotlib.colormaps[self.cmap](np.linspace(0, 1, n))
+        return _lighter(matplotlib.colormaps[self.cmap](np.linspace(0, 1, n)))
 
     def figure(self):
         """A matplotlib Figure (not registered with pyplot, so it never shows by itself)."""
@@ -528,6 +591,14 @@ def _wrap(text: str, columns: int) -> list[list[tuple[int, str]]]:
     if line or not lines:
         lines.append(line)
     return lines
+
+
+def _lighter(rgba: np.ndarray) -> np.ndarray:
+    """Colours mixed half and half with white: the darkest red or blue of a diverging map
+    (RdBu's ends have a luminance near 0.15) stays above 0.55, light enough for black text."""
+    rgba = np.array(rgba, np.float64)
+    rgba[..., :3] = 0.5 + 0.5 * rgba[..., :3]
+    return rgba
 
 
 def _hex(rgba) -> str:

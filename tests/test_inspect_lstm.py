@@ -8,8 +8,10 @@ from helpers.inspect_lstm import (
     GATES,
     ColouredText,
     Recording,
+    UnitMatch,
     as_png,
     candidate_table,
+    control,
     correlations,
     excerpt,
     feature_signals,
@@ -70,6 +72,14 @@ def test_feature_signals_on_a_known_text():
     assert s["position_in_line"][newline - 1] == newline
 
 
+def test_after_digit_covers_a_number_and_the_characters_after_it():
+    text = "a 60 cm ( 24 in ) and words only here\n"
+    after = feature_signals(text)["after_digit"]
+    marked = "".join(c for c, v in zip(text, after, strict=True) if v)
+    assert marked == "60 cm ( 24 in ) and"  # from "6" to the "4" and the 9 characters after
+    assert feature_signals("no digits")["after_digit"].sum() == 0
+
+
 def test_unbalanced_quotes_do_not_leak_into_the_next_line():
     text = 'a " b\nc d\n'
     assert feature_signals(text)["in_quotes"][text.index("c")] == 0
@@ -111,6 +121,28 @@ def test_a_unit_made_to_follow_quotes_is_found():
     assert parens.unit == 5 and parens.correlation < -0.6  # the sign is kept
     for m in matches.values():
         assert -1 <= m.correlation <= 1
+
+
+def test_control_tells_a_number_unit_from_a_parenthesis_unit():
+    # Parentheses that hold measurements, and parentheses that hold words.
+    lines = [f" about {n} cm ( {n // 2} in ) long , a ( small ) crab and more words here ."
+             for n in range(10, 90, 3)]
+    text = "\n".join(lines) + "\n"
+    signals = feature_signals(text)
+    rng = np.random.default_rng(0)
+    activations = 0.1 * rng.normal(size=(len(text), 3))
+    activations[:, 0] += signals["after_digit"]  # follows numbers
+    activations[:, 1] += signals["in_parentheses"]  # follows parentheses
+    rec = _recording({name: np.zeros((len(text), 3)) for name in GATES}, text)
+    rec.cell[:] = activations
+    for unit, holds in ((0, False), (1, True)):
+        match = UnitMatch("in_parentheses", unit, 0.5, 0.1)
+        checked = control(rec, match, signals)
+        assert checked.description.startswith("with no digit")
+        assert checked.inside > 0 and checked.characters < len(text)
+        assert checked.holds is holds, (unit, checked.correlation)
+    with pytest.raises(ValueError, match="nothing to control"):
+        control(rec, UnitMatch("in_quotes", None, float("nan"), float("nan")))
 
 
 def test_find_units_reports_absent_features_and_top_k():
@@ -212,16 +244,18 @@ def _recording(gates, text="abcd", probabilities=None):
     zeros = np.zeros((len(text), units))
     if probabilities is None:
         probabilities = np.full((len(text), len(vocabulary)), 1 / len(vocabulary))
-    return Recording(text, vocabulary.encode(text), 0, gates, zeros, zeros, probabilities,
-                     vocabulary)
+    # Characters outside "abcd" read as the unknown id: these tests need no predictions.
+    return Recording(text, vocabulary.encode(text, warn=False), 0, gates, zeros, zeros,
+                     probabilities, vocabulary)
 
 
-def test_gate_saturation_counts_closed_and_open():
+def test_gate_saturation_counts_shut_and_open_for_the_three_gates():
     column = np.array([[0.01], [0.5], [0.95], [0.99]])
     gates = {name: column for name in ("input", "forget", "output")}
-    gates["candidate"] = column * 2 - 1
+    gates["candidate"] = -np.ones((4, 1))  # a full negative write at every step, not a gate
     saturation = gate_saturation(_recording(gates))
-    for name in GATES:
+    assert set(saturation) == {"input", "forget", "output"}
+    for name in saturation:
         np.testing.assert_allclose(saturation[name], [[0.25], [0.5]])
     with pytest.raises(ValueError, match="threshold"):
         gate_saturation(_recording(gates), threshold=0.6)
@@ -263,6 +297,15 @@ def test_coloured_text_html_and_png():
         ColouredText("abc", [1, 2])
 
 
+def test_coloured_text_keeps_every_background_light_enough_for_black_text():
+    for cmap in ("RdBu_r", "RdBu"):
+        shown = ColouredText("x" * 101, np.linspace(-1, 1, 101), cmap=cmap)
+        rgb = shown.colours()[:, :3]
+        luminance = rgb @ np.array([0.299, 0.587, 0.114])
+        assert luminance.min() > 0.55, (cmap, luminance.min())
+        assert ";color:white" not in shown._repr_html_()  # black ink on every character
+
+
 def test_unit_text_uses_the_units_own_range():
     gates = {name: np.zeros((4, 2)) for name in GATES}
     rec = _recording(gates)
@@ -285,8 +328,6 @@ def test_excerpt_and_first_sentence():
 
 
 def test_a_unit_tracks_a_feature_only_well_above_chance():
-    from helpers.inspect_lstm import UnitMatch
-
     assert not UnitMatch("in_quotes", 3, -0.08, 0.05).tracks  # the old "finding": noise
     assert not UnitMatch("in_quotes", 3, 0.15, 0.05).tracks  # 3x chance, but too weak
     assert not UnitMatch("in_quotes", 3, 0.5, 0.3).tracks  # strong, but chance is near
@@ -298,7 +339,9 @@ def test_saturation_plot_states_each_cut_off():
     gates = {name: np.random.default_rng(0).random((50, 6)) for name in GATES}
     fig = plot_saturation(gate_saturation(_recording(gates, "ab" * 25)), threshold=0.1)
     title = fig.axes[0].get_title()
-    assert "within 0.1 of 0 or 1" in title and "candidate within 0.2 of -1 or +1" in title
+    assert "within 0.1 of 0 or 1" in title and "candidate" not in title
+    assert [ax.get_title() for ax in fig.axes[2:]] == ["input gate", "forget gate",
+                                                      "output gate"]
 
 
 def test_surprise_plot_wraps_long_passages_into_readable_rows():
