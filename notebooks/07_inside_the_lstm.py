@@ -7,12 +7,12 @@
 # Recurrent Networks* (2015), measured how often each gate is nearly shut or wide open. This
 # notebook does the same for **your** model, the one notebook 04 trained:
 #
-# 1. record, at every character of a validation passage, the four gates and the memory of
-#    every unit;
-# 2. see how often each gate is saturated;
+# 1. record, at every character of a validation passage, the three gates, the candidate
+#    memory and the memory of every unit;
+# 2. see how often each of the three gates is saturated;
 # 3. search the units automatically for ones that follow something a reader can name (a
-#    heading, quotes, parentheses, the position in the line, WikiText's `@-@` markers), and
-#    colour the text by them;
+#    heading, quotes, parentheses, the position in the line, WikiText's `@-@` markers,
+#    numbers), check each against the obvious other explanation, and colour the text by them;
 # 4. see, character by character, where the model is sure of what comes next and where not.
 #
 # It reads the run that notebook 04 wrote; run that one first.
@@ -99,13 +99,14 @@ print("the recording reproduces the model's predictions; every gate lies in its 
 #
 # A gate near 0 blocks, a gate near 1 lets everything through; in between it mixes. Following
 # Karpathy, Johnson and Fei-Fei, we count for every unit the fraction of characters at which
-# each gate is **saturated**: below 0.1 (shut) or above 0.9 (open). The candidate memory is a
-# tanh in (-1, 1): it is rescaled to (0, 1) before the same cut-off, so for it saturated means
-# within 0.2 of -1 or of +1.
+# each of the three gates (input, forget, output) is **saturated**: below 0.1 (shut) or above
+# 0.9 (open). The candidate memory $g$ is left out: it is not a gate but the value written,
+# in $(-1, 1)$, and a candidate near $-1$ is a full write of a negative value, as strong as
+# one near $+1$, not a shut gate.
 #
 # In the heatmap each column is a unit (sorted by how often its forget gate is open), each row
-# a gate and an end. Below it, the paper's view: one dot per unit, its fraction near 0 against
-# its fraction near 1. A dot near the top left is a gate that is almost always open; a dot on
+# a gate and an end. Below it, the paper's view: one dot per unit, its fraction shut against
+# its fraction open. A dot near the top left is a gate that is almost always open; a dot on
 # the dotted diagonal is almost always at one end or the other, a switch rather than a dial.
 
 # %%
@@ -120,8 +121,11 @@ as_png(plot_saturation(saturation))
 units = recording.units
 for name, (shut, wide_open) in saturation.items():
     assert 0 <= shut.min() and (shut + wide_open).max() <= 1
-    print(f"{name:>9}: {(wide_open > 0.5).sum():>3} of {units} units open more than half the "
-          f"time, {(shut > 0.5).sum():>3} shut more than half the time")
+    print(f"{name:>6} gate: {(wide_open > 0.5).sum():>3} of {units} units open more than half "
+          f"the time, {(shut > 0.5).sum():>3} shut more than half the time")
+candidate = recording.gates["candidate"]
+print(f"candidate memory: {np.mean(candidate > 0.9):.0%} of the values above +0.9, "
+      f"{np.mean(candidate < -0.9):.0%} below -0.9 (full writes, positive and negative)")
 
 # %% [markdown]
 # The paper found forget gates that stay open almost all the time: units that **remember**
@@ -189,13 +193,81 @@ for match in best.values():
 print("one unit per feature, with a correlation in [-1, 1]")
 
 # %% [markdown]
+# ## What each finding rests on
+#
+# Beating chance says a unit follows *something* that goes with the feature, not that it
+# follows the feature. In WikiText most parentheses hold a measurement, "60 cm ( 24 in )", and
+# most `@.@` and `@,@` markers sit inside numbers, "0 @.@ 7 kg": a unit that follows numbers
+# correlates with both. Every heading starts a line, so a unit that follows the position in
+# the line correlates with headings, and one unit can come out best for both. So each finding
+# is checked again on the characters where its obvious other explanation is held fixed
+# (`helpers.inspect_lstm.CONTROLS`):
+#
+# - parentheses, quotes and markers: only characters with no digit among the last 10
+#   (there, a parenthesis holds words, "( moulting )", and a marker joins words, "Milne @-@
+#   Edwards");
+# - headings: only the first 40 characters of every line, so that headings are compared with
+#   the starts of ordinary lines;
+# - the position in the line: only characters outside headings;
+# - numbers (`after_digit`): only characters outside parentheses.
+#
+# A finding **holds** when, on those characters, the correlation keeps its sign and $|r|$ stays
+# at least 0.2. One that does not is a finding about the other explanation.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import textwrap
+
+from helpers.inspect_lstm import control
+
+signals = feature_signals(passage)
+controls = {feature: control(recording, match, signals) for feature, match in tracking.items()}
+
+
+def rests_on(checked):
+    """One plain sentence: the correlation overall, then where the other explanation is
+    held fixed, and what that leaves of the finding."""
+    m = checked.match
+    held = ("the finding holds" if checked.holds else
+            "the finding does not hold: the unit follows what the control removed")
+    return (f"{m.feature}: {m.source} of unit {m.unit}, r = {m.correlation:+.2f} over the "
+            f"passage; r = {checked.correlation:+.2f} on the {checked.characters:,} characters "
+            f"{checked.description} ({checked.inside:,} of them inside the feature): {held}.")
+
+
+if not controls:
+    print("no unit tracks any feature in this passage: nothing to check")
+for checked in controls.values():
+    print(textwrap.fill(rests_on(checked), 96, subsequent_indent="    "))
+by_unit = {}
+for feature, match in tracking.items():
+    by_unit.setdefault((match.source, match.unit), []).append(feature)
+for (source, unit), features in by_unit.items():
+    if len(features) > 1:
+        surviving = [feature for feature in features if controls[feature].holds]
+        verdict = ("every name survives its check: one behaviour that each name describes "
+                   "only in part" if len(surviving) == len(features) else
+                   f"only {' and '.join(surviving)} survives its check" if surviving else
+                   "no name survives its check")
+        print(textwrap.fill(f"{source} of unit {unit} is the best unit for "
+                            f"{' and '.join(features)}: {verdict}.", 96))
+
+# %%
+for checked in controls.values():
+    assert 0 < checked.characters < len(passage) and checked.inside <= checked.characters
+    assert np.isnan(checked.correlation) or -1 <= checked.correlation <= 1
+print("every tracking unit has been checked against its feature's other explanation")
+
+# %% [markdown]
 # ## Seeing a unit at work
 #
 # Each excerpt below is coloured by a unit that tracks a feature by the criterion above (the
-# others are left out: colouring noise would only invite a story), on that unit's own scale
-# (from its 2nd to its 98th percentile over the passage): red high, blue low. Hover over a
-# character in JupyterLab to read the value. The output carries a PNG of the same picture, for
-# viewers that do not show HTML.
+# others are left out: colouring noise would only invite a story), with the check of the
+# previous section in its caption, so a unit whose finding did not hold can be seen doing what
+# it really does. The colour is on that unit's own scale (from its 2nd to its 98th percentile
+# over the passage): red high, blue low, in light shades so that the text stays readable.
+# Hover over a character in JupyterLab to read the value. The output carries a PNG of the
+# same picture, for viewers that do not show HTML.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -203,13 +275,15 @@ from IPython.display import Markdown, display
 
 from helpers.inspect_lstm import excerpt, unit_text
 
-signals = feature_signals(passage)
 shown = set()
 if not tracking:
     print("no unit tracks any of the features in this passage: nothing to show")
 for feature, match in tracking.items():
+    checked = controls[feature]
     caption = (f"**{feature}** ({FEATURE_DESCRIPTIONS[feature]}): {match.source} of unit "
-               f"{match.unit}, r = {match.correlation:+.2f}")
+               f"{match.unit}, r = {match.correlation:+.2f}; on the characters "
+               f"{checked.description}, r = {checked.correlation:+.2f}: "
+               f"{'holds' if checked.holds else 'does not hold'}")
     if (match.unit, match.source) in shown:
         display(Markdown(caption + ", the same unit as above"))
         continue
@@ -230,8 +304,10 @@ if tracking:
     display(as_png(plot_units(recording, tracking.values(), window=slice(0, 1200))))
 
 # %% [markdown]
-# A correlation is a hint, not a meaning: a unit that rises inside headings may really be
-# reacting to `=` signs, or to short lines. Two things limit what a small run can show. The
+# A correlation that survives its control is still a hint, not a meaning: each control
+# removes one other explanation, not every one (a heading unit may still be reacting to the
+# `=` signs themselves), and one passage of 10,000 characters holds only a few dozen
+# parentheses and markers. Two things limit what a small run can show. The
 # default run trained for only a few hundred steps, and on windows of 100 characters that each
 # started from an empty memory, so it never learnt to count further than that. Karpathy's
 # cells came from larger models trained for days. Train longer (`make run MAX_STEPS=8000`), run
@@ -298,11 +374,15 @@ print(f"this passage: {bits.mean():.2f} bits per character; "
 # %% [markdown]
 # ## What you have seen
 #
-# - `record` reads every gate and the memory of every unit, character by character, with the
-#   layer's own `step`; the recording reproduces the model's predictions exactly.
-# - Gate saturation shows which units keep their memory (forget gate open) and which switch.
+# - `record` reads the three gates, the candidate memory and the memory of every unit,
+#   character by character, with the layer's own `step`; the recording reproduces the
+#   model's predictions exactly.
+# - Saturation of the three gates shows which units keep their memory (forget gate open) and
+#   which switch; the candidate memory is no gate, and near -1 it writes fully, negatively.
 # - `search_units` ranks units by their correlation with features you can name; only a unit
-#   that clearly beats the *chance* column counts as tracking its feature.
+#   that clearly beats the *chance* column counts as tracking its feature, and only one that
+#   still does where the obvious other explanation is held fixed (`control`) is a finding
+#   about that feature.
 # - The per-character probability shows where the model is sure: inside words more than at
 #   their start.
 #
