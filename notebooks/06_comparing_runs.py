@@ -1,27 +1,29 @@
 # %% [markdown]
 # # 06 · Comparing runs
 #
-# How long should the model train? The original tutorial's author answered that the manual way:
-# train 100 iterations, printing the training loss along the way, then edit the number to 300,
+# Does a wider model learn faster, and is it worth its slower steps? The original tutorial's
+# author compared settings the manual way: train 100 iterations, then edit the number to 300,
 # run everything again, and judge the two generated samples by eye (for the 300-iteration run
 # it showed a sample and no loss at all). Every extra setting to try meant another edit,
 # another wait and another printout to keep track of.
 #
-# A **sweep** makes that one command:
+# A **sweep** makes that one command. The comparison stored in this notebook is of three runs
+# that differ in one setting only, the number of LSTM units, 64, 128 and 256, each trained 400
+# steps with notebook 04's other defaults (2 shared CPU cores, about 5 minutes for the three):
 #
 # ```bash
-# python -m helpers.runs sweep --param max_steps 100 300 1000
+# python -m helpers.runs sweep --param hidden_nodes 64 128 256 -p max_steps 400 -p log_every 40 -p show_original False
 # ```
 #
 # It runs notebook 04 (training) and then 05 (sampling) once per value, each into its own folder
-# `outputs/sweeps/max_steps/max_steps=100/`, `.../max_steps=300/`, ... with papermill. Several
-# `--param` options make a grid (`--param max_steps 100 300 --param hidden_nodes 128 256` is four
-# runs), `-p name value` fixes a parameter for all of them, and `--name` names the sweep's folder.
-# Run the same command again after an interruption and it skips the runs that are complete (they
-# have a `metrics.json`); a run that fails leaves its error in `error.json` and the sweep goes on
-# with the others (`--fail-fast` stops at the first failure instead). At the end it writes
-# `summary.csv`, one row per run, and executes **this notebook** with `sweep_dir` pointing at
-# the sweep, so the comparison below is saved next to the runs.
+# `outputs/sweeps/hidden_nodes/hidden_nodes=64/`, `.../hidden_nodes=128/`, ... with papermill.
+# Several `--param` options make a grid (`--param hidden_nodes 128 256 --param dropout 0 0.5`
+# is four runs), `-p name value` fixes a parameter for all of them, and `--name` names the
+# sweep's folder. Run the same command again after an interruption and it skips the runs that
+# are complete (they have a `metrics.json`); a run that fails leaves its error in `error.json`
+# and the sweep goes on with the others (`--fail-fast` stops at the first failure instead). At
+# the end it writes `summary.csv`, one row per run, and executes **this notebook** with
+# `sweep_dir` pointing at the sweep, so the comparison is saved next to the runs.
 #
 # Everything here is read from the files the runs wrote (`summary.csv`, and each run's
 # `metrics.json`, `history.json`, `config.json`, `samples.json`), never from a notebook's
@@ -30,17 +32,19 @@
 # %% [markdown]
 # ## Parameters
 #
-# `sweep_dir` is the folder of a sweep, relative to the repository root (the sweep passes its own).
+# `sweep_dir` is the folder of a sweep, relative to the repository root (a sweep passes its
+# own). By default it is `notebooks/records/hidden_nodes`: the files of the sweep above, kept in
+# the repository (without checkpoints or executed notebooks), so that this notebook shows a
+# real comparison before you have run anything. Its `README.md` says how it was made; run the
+# command and point `sweep_dir` at `outputs/sweeps/hidden_nodes` to compare your own.
 #
-# Opened by hand it is `None`, and then there is no sweep to read: the notebook compares the
-# runs it finds under `runs_dir` instead, that is the single training runs of notebook 04
-# (`outputs/runs/notebook`) and of `make run` (`outputs/runs/main`). After notebooks 04 and 05
-# that may be a comparison of one run, which is still worth a look: it is how the stored version
-# of this notebook was made. These runs have no `metrics.json` unless `helpers.runs` trained them;
+# With `sweep_dir = None` the notebook compares the runs it finds under `runs_dir` instead: the
+# single training runs of notebook 04 (`outputs/runs/notebook`) and of `make run`
+# (`outputs/runs/main`). These runs have no `metrics.json` unless `helpers.runs` trained them;
 # their figures are computed from `history.json` instead, in the same way.
 
 # %% tags=["parameters"]
-sweep_dir = None  # a sweep's folder, e.g. "outputs/sweeps/max_steps"; None: compare runs_dir
+sweep_dir = "notebooks/records/hidden_nodes"  # a sweep's folder; None: compare runs_dir
 runs_dir = "outputs/runs"  # read when sweep_dir is None: every run directory in it
 
 # %% [markdown]
@@ -67,10 +71,9 @@ finished, failed = comparison.finished, comparison.failed
 # A sweep's `summary.csv` has one row per run: the run's folder, the swept values, its status
 # (`ok` or `failed`) and the error of a failed one. The figures come from each finished run's
 # own files. Without a sweep, every folder under `runs_dir` with a `history.json` counts as a
-# run, the settings in which the runs differ play the part of the swept ones, and
-# `helpers.runs.collect_metrics` computes the figures that `metrics.json` would hold from its
-# `history.json`, `config.json` and `samples.json`. Before anything is plotted, check what must
-# hold of every run:
+# run, and `helpers.runs.collect_metrics` computes the figures that `metrics.json` would hold
+# from its `history.json`, `config.json` and `samples.json`. Before anything is plotted, check
+# what must hold of every run:
 
 # %%
 import math
@@ -85,27 +88,34 @@ for run in failed:
     assert run.error, f"{run.name} failed without an error message"
 print("every finished run has a history with finite BPC; every failed run has an error")
 
+# %% [markdown]
+# The settings the runs differ in, then one line per run: the validation BPC at its last step
+# and the training BPC there (averaged since the previous measurement), the time spent
+# training (validation included) and the training speed.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(f"{len(finished)} finished, {len(failed)} failed, in {relative(comparison.source)}\n")
-print(comparison.table())
+from helpers.runs import format_table
+
+print(f"{len(finished)} finished, {len(failed)} failed, in {relative(comparison.source)}")
+print(f"the runs differ in: {', '.join(comparison.swept) or 'nothing recorded'}\n")
+rows = [[run.name, f"{run.metrics['steps']:,}", f"{run.metrics['valid_bpc']:.3f}",
+         f"{run.metrics['train_bpc']:.3f}", f"{run.metrics['training_time_s']:,.0f}",
+         f"{run.metrics['chars_per_sec']:,.0f}"] for run in finished]
+print(format_table(["run", "steps", "valid BPC", "train BPC", "train s", "chars/s"], rows))
 no_file = [run.name for run in finished if not (run.path / "metrics.json").exists()]
 if no_file:
     print(f"\nno metrics.json in {', '.join(no_file)}: figures computed from history.json")
 
 # %% [markdown]
-# `train s` is the time spent training (validation included), summed over resumed sessions;
-# `wall s` is the whole run as `helpers.runs` timed it, notebook start-up and sampling included
-# (only runs made by `helpers.runs` have it). `chars/s` averages the training speed over the
-# logged intervals.
+# ## The curves
 #
-# ## BPC against iterations
-#
-# On the left, each run's validation BPC at its last step, against the number of steps it
-# trained: the comparison the original could not make, since it set its 100- and 300-step runs
-# side by side only by their samples, and had no validation data. On the right, each run's
-# whole history: training BPC (dashed, averaged since the previous measurement) and validation
-# BPC (solid), one colour per run.
+# On the left, each run's validation and training BPC at its last step, one point per run.
+# On the right, each run's whole history: validation BPC (solid) and training BPC (dashed),
+# one colour per run. Every run starts at step 0 near $\log_2 260 \approx 8$ bits, blind
+# guessing; drawn, that point would stretch the scale until the differences that matter were
+# a few pixels, so the curves start at the first measurement after it, and the step-0 values
+# are printed below the figure instead.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -113,38 +123,75 @@ import matplotlib.pyplot as plt
 
 from helpers.plots import plot_history
 
+
+def after_step_0(history):
+    return [row for row in history if row["step"] > 0]
+
+
 if not finished:
     print("no finished run to plot")
 else:
-    fig, (final_ax, curves_ax) = plt.subplots(1, 2, figsize=(13, 4.2), dpi=90)
-    for i, run in enumerate(finished):
-        m = run.metrics
-        final_ax.plot(m["steps"], m["valid_bpc"], "o", color=f"C{i}", label=run.name)
-        plot_history(run.history, ax=curves_ax, label=run.name)
-    final_ax.set_xlim(left=0)
-    final_ax.set_xlabel("training steps (iterations) of the run")
-    final_ax.set_ylabel("validation bits per character")
-    final_ax.set_title("Validation BPC at the end of each run")
+    fig, (final_ax, curves_ax) = plt.subplots(1, 2, figsize=(13, 4.2), dpi=90,
+                                              gridspec_kw={"width_ratios": [1, 2]})
+    positions = range(len(finished))
+    final_ax.plot(positions, [run.metrics["valid_bpc"] for run in finished], "o-",
+                  color="black", label="validation")
+    final_ax.plot(positions, [run.metrics["train_bpc"] for run in finished], "x--",
+                  color="grey", label="training")
+    final_ax.set_xticks(positions, [run.name for run in finished], fontsize=8)
+    final_ax.set_xlim(-0.5, len(finished) - 0.5)
+    final_ax.set_ylabel("bits per character at the last step")
+    final_ax.set_title("Where each run ended (lower is better)")
     final_ax.grid(alpha=0.3)
     final_ax.legend(fontsize=8)
-    curves_ax.set_title("Each run's history (lower is better)")
-    curves_ax.legend(fontsize=8)
+    for run in finished:
+        plot_history(after_step_0(run.history), ax=curves_ax, label=run.name)
+    curves_ax.set_title("Each run's history after step 0 (lower is better)")
+    curves_ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     plt.show()
+    for run in finished:
+        start = run.history[0]
+        if start["step"] == 0:
+            print(f"{run.name}: step 0 validation {start['valid_bpc']:.2f} bits (not drawn)")
 
 # %% [markdown]
-# Two runs that differ only in `max_steps` train on the same batches in the same order (the data
-# order is a function of the seed and the step), so the longer run passes through the shorter
-# one's state: their curves lie on top of each other where they overlap. A sweep over `max_steps`
-# therefore says little that one long run's `history.json` does not; sweeps earn their keep on
-# settings that change the training itself, such as `hidden_nodes`, `learning_rate` or
-# `len_per_section`.
+# In the stored record the wider models are lower at every measurement: per step, more units
+# learn faster. The gap between training and validation BPC stays small for all three: 400
+# steps of 64 sections of 100 characters read 2.56 million characters, about twice the
+# training text, too little to overfit (notebook 04 shows what dropout does once a run does).
+# Checked on the record, when it is the one read:
+
+# %%
+from itertools import pairwise
+
+RECORD = "notebooks/records/hidden_nodes"
+if sweep_dir != RECORD:
+    print(f"not the stored record ({RECORD}): nothing to check here")
+else:
+    by_units = sorted(finished, key=lambda run: int(run.values["hidden_nodes"]))
+    assert len(by_units) == 3 and not failed
+    for narrow, wide in pairwise(by_units):
+        for a, b in zip(after_step_0(narrow.history), after_step_0(wide.history), strict=True):
+            assert a["step"] == b["step"] and b["valid_bpc"] < a["valid_bpc"], a["step"]
+    gaps = [run.metrics["valid_bpc"] - run.metrics["train_bpc"] for run in by_units]
+    assert max(abs(gap) for gap in gaps) < 0.1, gaps
+    print("the stored record: at every measurement after step 0, more units, lower validation "
+          "BPC; training and validation within 0.1 bits of each other at the end")
+
+# %% [markdown]
 #
-# ## BPC against wall time
+# A sweep over `max_steps` alone compares less than it seems to: the runs share their first
+# steps only while the rate does not depend on `max_steps`. With `lr_schedule = "cosine"`,
+# or a warm-up whose length is a share of the steps (the `main` preset), every step's rate
+# depends on `max_steps`, so a shorter run is not the start of a longer one.
 #
-# Steps are not equally expensive: a bigger model or longer sections make each step slower.
-# Against the training time, the comparison is the one that matters on a fixed budget: which run
-# gets lowest in the same number of minutes?
+# ## BPC against training time
+#
+# Steps are not equally expensive: a wider model makes each step slower. Against the training
+# time, the comparison is the one that matters on a fixed budget: which run gets lowest in the
+# same number of minutes? The times are those of the machine that ran the sweep (for the
+# stored record, 2 shared CPU cores), so only their ratios carry over to another one.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -153,11 +200,28 @@ if not finished:
 else:
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=90)
     for run in finished:
-        plot_history(run.history, ax=ax, label=run.name, x="elapsed")
-    ax.set_title("Training and validation BPC against training time (lower is better)")
-    ax.legend(fontsize=8)
+        plot_history(after_step_0(run.history), ax=ax, label=run.name, x="elapsed")
+    ax.set_title("Training and validation BPC against training time, after step 0")
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     plt.show()
+
+# %% [markdown]
+# The same question as numbers: when the quickest run had finished, where was each run?
+# (Its last validation measurement at or before that time.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if finished:
+    budget = min(run.metrics["training_time_s"] for run in finished)
+    print(f"after {budget:.0f} s of training (the quickest run's whole time):")
+    for run in finished:
+        reached = [row for row in run.history if row["elapsed"] <= budget]
+        if not reached:
+            print(f"  {run.name}: no measurement yet")
+            continue
+        last = reached[-1]
+        print(f"  {run.name}: validation {last['valid_bpc']:.3f} BPC at step {last['step']:,}")
 
 # %% [markdown]
 # ## The samples, side by side
@@ -199,10 +263,10 @@ for run in failed:
 # Each of these is one command, and this notebook, run by the sweep, compares the results:
 #
 # ```bash
-# python -m helpers.runs sweep --param hidden_nodes 128 256 512 -p max_steps 1000
+# python -m helpers.runs sweep --param dropout 0 0.25 0.5 -p max_steps 2000
 # python -m helpers.runs sweep --param learning_rate 0.002 0.005 0.01 -p max_steps 1000
 # python -m helpers.runs sweep --param len_per_section 50 100 200 -p max_steps 1000
 # ```
 #
 # To reopen a sweep's comparison later, run this notebook with its folder:
-# `papermill notebooks/06_comparing_runs.ipynb out.ipynb -p sweep_dir outputs/sweeps/hidden_nodes`.
+# `papermill notebooks/06_comparing_runs.ipynb out.ipynb -p sweep_dir outputs/sweeps/dropout`.
