@@ -740,7 +740,7 @@ assert keras_model.count_params() == model.count_params()
 # ### 1. One LSTM step in NumPy
 #
 # Write `lstm_step(x, h, c, kernel, recurrent_kernel, bias)`, one step of `FourGateLSTM`
-# (its `step`, shown at the top of this notebook) in NumPy alone: `x` holds a batch of input
+# (its `step`, shown in "The gates in code" above) in NumPy alone: `x` holds a batch of input
 # vectors, shaped (batch, D), and `h` and `c` the state, (batch, H); the weights are shaped as
 # `get_weights()` returns them, (D, 4H), (H, 4H) and (4H,), with the gates in the order
 # i, f, c, o. Return the new `(h, c)`. The check tries your step on small weights of its own
