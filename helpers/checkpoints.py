@@ -78,9 +78,12 @@ def restore_newest_intact(checkpoint, checkpoint_dir: Path, partial: bool = Fals
             if damaged or not rundir.checkpoint_state_names(checkpoint_dir, number):
                 rundir.write_checkpoint_state(checkpoint_dir, number)
         for bad, problem in damaged:
-            warnings.warn(f"checkpoint ckpt-{bad} in {relative(checkpoint_dir)} is damaged "
-                          f"({problem}); using ckpt-{number}, the newest intact one, "
-                          f"instead{moved}", CheckpointWarning, stacklevel=3)
+            # Attributed to this module by name, not to a file and line: the warning reads as
+            # one line, with no path of this machine, in a notebook and in a terminal alike.
+            warnings.warn_explicit(f"checkpoint ckpt-{bad} in {relative(checkpoint_dir)} is "
+                                   f"damaged ({problem}); using ckpt-{number}, the newest "
+                                   f"intact one, instead{moved}", CheckpointWarning,
+                                   filename=__name__, lineno=0)
         return number
     if damaged:
         listed = "; ".join(f"ckpt-{number}: {problem}" for number, problem in damaged)

@@ -21,14 +21,13 @@ import dataclasses
 import math
 import numbers
 import os
-import stat
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.checks import check_int
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import REPO_ROOT, check_regular_file, relative
 
 SPLITS = ("train", "valid", "test")  # WikiText-2's
 DEFAULT_PROMPT = "I plan to make the world a better place"  # the original tutorial's prompt
@@ -194,25 +193,10 @@ def _validate_text_file(config: TrainConfig) -> None:
     if config.data_dir is not None:
         raise ValueError("text_file and data_dir are both set: data_dir is where WikiText-2 "
                          "lies, and with a text_file it is not read; leave data_dir None")
-    problem = _not_a_text_file(resolve_from_root(config.text_file))
-    if problem:
-        raise ValueError(f"text_file: {problem}")
-
-
-def _not_a_text_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a text file, or None. Only looked at, never opened: a FIFO
-    would block an open."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return f"no such file: {relative(path)}"
+        check_regular_file(resolve_from_root(config.text_file))
     except OSError as exc:
-        return f"{relative(path)} cannot be read: {exc.strerror or exc}"
-    if stat.S_ISDIR(mode):
-        return f"{relative(path)} is a folder: give the path of one text file in it"
-    if not stat.S_ISREG(mode):
-        return f"{relative(path)} is not a regular file (a device, a FIFO or a socket)"
-    return None
+        raise ValueError(f"text_file: {exc}") from None
 
 
 def resolve_from_root(path) -> Path:
@@ -252,6 +236,51 @@ def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
 
 
 
+def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
+    """``ValueError`` naming the option for values that make no sense."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature!r}")
+    if temperature > FLOAT32_MAX:
+        # The sampler divides float32 logits by it: beyond float32 it becomes infinity.
+        raise ValueError(f"temperature must be at most {FLOAT32_MAX:.4g}, the largest float32, "
+                         f"got {temperature!r}")
+    check_int("top_k", top_k, none_ok=True)
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
+                              or not 0 < top_p <= 1):
+        raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
+
+
+def check_prompt(prompt, name: str = "prompt") -> str:
+    """``prompt`` if it is text a model can read; else a ``ValueError`` that says what is wrong.
+
+    An empty prompt is fine: generation then starts where an article does, after a line
+    break. ``name`` is what the message calls it (``test_start`` in notebook 05).
+    """
+    if not isinstance(prompt, str):
+        hint = ""
+        if isinstance(prompt, (int, float)) and not isinstance(prompt, bool):
+            hint = (f"; papermill reads `-p {name} {prompt}` as a number, `-r {name} {prompt}` "
+                    "passes it as text")
+        elif prompt is None:
+            hint = '; for no prompt at all use the empty text ""'
+        raise ValueError(f"{name} must be text (a str), got {type(prompt).__name__} "
+                         f"{prompt!r}{hint}")
+    for position, char in enumerate(prompt):
+        if "\udc80" <= char <= "\udcff":  # how Python keeps a byte that is not UTF-8
+            raise ValueError(
+                f"{name} is not valid UTF-8: byte 0x{ord(char) - 0xDC00:02x} at character "
+                f"{position}. The terminal or the file that gave it uses another encoding; "
+                "pass the text in UTF-8")
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError(f"{name} holds half of a UTF-16 pair (U+{ord(char):04X}) at "
+                             f"character {position}, which is no character")
+    return prompt
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 @dataclass
 class SamplingSettings:
     """Notebook 05's parameters: which run to sample from, and how."""
@@ -264,11 +293,23 @@ class SamplingSettings:
     top_p: float | None = None
     seed: int = 0
 
+    def validate(self) -> SamplingSettings:
+        """Raise ``ValueError`` naming the parameter, before any model is loaded."""
+        if not isinstance(self.run_dir, (str, os.PathLike)) or not str(self.run_dir):
+            raise ValueError(f"run_dir must be a run directory's path, got {self.run_dir!r}")
+        check_prompt(self.test_start, "test_start")
+        check_int("num_chars", self.num_chars)
+        check_sampling_options(self.temperature, self.top_k, self.top_p)
+        check_int("seed", self.seed, minimum=0)
+        return self
+
 
 @dataclass
 class LessonSwitches:
-    """Notebook 04's parameters that are not training settings: parts of the lesson."""
+    """Notebook 04's parameters that are not training settings: parts of the lesson that train
+    other models than the run's. ``LESSON_OFF`` turns them all off."""
 
+    show_overfitting: bool = True  # two short runs, with and without dropout (~1 min)
     show_original: bool = True  # run the original's port, as published and fixed (~2 min)
 
     def validate(self) -> LessonSwitches:
@@ -277,6 +318,9 @@ class LessonSwitches:
                 raise ValueError(f"{f.name} must be True or False, got "
                                  f"{getattr(self, f.name)!r}")
         return self
+
+
+LESSON_OFF = {name: False for name in ("show_overfitting", "show_original")}
 
 
 def field_types(*kinds) -> dict[str, object]:

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from helpers import data, rundir
+from helpers.config import resolve_from_root
 from helpers.encoding import Vocabulary, character_counts
-from helpers.paths import REPO_ROOT, DamagedFileError, relative
+from helpers.paths import DamagedFileError, relative
 
 
 @dataclass
@@ -42,12 +43,6 @@ class TrainingData:
     source: str  # in messages: "the 'test' split", "the training part of notes.txt"
     text_file: dict | None = None  # what corpus.json records; None for WikiText-2
     seconds: dict = field(default_factory=dict)  # how long each stage took
-
-
-def resolve_text_file(text_file) -> Path:
-    """The file a ``text_file`` setting names (relative to the repository root)."""
-    path = Path(text_file).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def load_training_data(config) -> TrainingData:
@@ -74,7 +69,7 @@ def _wikitext_data(config) -> TrainingData:
 
 def _text_file_data(config) -> TrainingData:
     """Read, fingerprint and split the file; count and encode it without copying the text."""
-    path = resolve_text_file(config.text_file)
+    path = resolve_from_root(config.text_file)
     started = time.perf_counter()
     record = {"text_file": str(config.text_file), "sha256": data.file_sha256(path),
               "size_bytes": path.stat().st_size}

@@ -37,7 +37,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import stat
 import sys
 import tempfile
 import zipfile
@@ -52,7 +51,7 @@ import requests  # pooch downloads with requests; its exception types tell us wh
 import urllib3
 
 from helpers.checks import person_watching
-from helpers.paths import DATA_CACHE, relative
+from helpers.paths import DATA_CACHE, check_regular_file, check_regular_mode, relative
 
 SPLITS = ("train", "valid", "test")
 FILENAMES = {split: f"wiki.{split}.raw" for split in SPLITS}
@@ -248,54 +247,16 @@ def verify(directory: os.PathLike | str) -> dict[str, str]:
 # --- Your own text ------------------------------------------------------------------------
 
 
-class NotARegularFileError(OSError):
-    """A path names something that is not a file of bytes: a named pipe, a device, a socket."""
-
-
-# What stat calls what a text file cannot be: reading a pipe waits for a writer, a device such
-# as /dev/zero never ends.
-_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def check_corpus_file(path: os.PathLike | str) -> Path:
-    """`path` if it names a regular file; else an OSError (FileNotFoundError,
-    IsADirectoryError, NotARegularFileError...) whose message names it and says what it is.
-
-    Only ``stat`` looks at it, never ``open``: opening a named pipe blocks until something
-    writes to it.
-    """
-    path = Path(path)
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no such file: {relative(path)}") from None
-    except OSError as error:  # e.g. a folder on the way that cannot be entered
-        raise type(error)(f"cannot read {relative(path)}: {error.strerror or error}") from None
-    _check_regular(path, mode)
-    return path
-
-
-def _check_regular(path: Path, mode: int) -> None:
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(f"{relative(path)} is a folder: give the path of one text file "
-                                "in it")
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a file")
-        raise NotARegularFileError(f"{relative(path)} is not a regular file (it is {kind}): "
-                                   "give the path of a text file")
-
-
 @contextlib.contextmanager
 def _open_regular(path: Path) -> Iterator[BinaryIO]:
     """``open(path, "rb")`` for a regular file only, checked on what was opened.
 
     Opened without blocking, so that a named pipe put in the file's place after a check does
-    not hang the open; then ``fstat`` on the open file refuses it as `check_corpus_file` does.
+    not hang the open; then ``fstat`` on the open file refuses it as `check_regular_file` does.
     """
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     try:
-        _check_regular(path, os.fstat(descriptor).st_mode)
+        check_regular_mode(path, os.fstat(descriptor).st_mode)
     except OSError:
         os.close(descriptor)
         raise
@@ -310,7 +271,7 @@ def load_corpus(path: os.PathLike | str) -> str:
     editors add, is dropped because it is not part of the text. The file's bytes are decoded
     in place, without a copy, so a large file costs its bytes and its text at the peak.
     """
-    path = check_corpus_file(path)
+    path = check_regular_file(path)
     with _open_regular(path) as file:
         raw = file.read()
     start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0

@@ -16,15 +16,20 @@ import sys
 import warnings
 from pathlib import Path
 
-from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE
+from helpers import rundir
+from helpers.checks import check_int
+from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE, check_prompt, check_sampling_options
 from helpers.paths import OUTPUTS, relative
 
 MAIN_RUN = "main"  # helpers.runs' default --name
+# Samples are generated together, as one batch: its LSTM state and logits grow with the
+# number of samples, its output with all the characters. Bounds far above anything worth
+# reading, and far below what exhausts a laptop's memory.
+MAX_SAMPLES = 10_000
+MAX_CHARS = 10_000_000
 
 
 def _is_trained(run_dir: Path) -> bool:
-    from helpers import rundir
-
     return (run_dir / rundir.CONFIG).is_file() and (run_dir / rundir.VOCABULARY).is_file() \
         and bool(rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS))
 
@@ -34,8 +39,7 @@ def default_run_dir(outputs: Path | None = None) -> tuple[Path, str]:
 
     ``NoTrainedModelError`` when no run under ``outputs/runs`` holds a trained model.
     """
-    from helpers import rundir
-    from helpers.checkpoints import NoTrainedModelError
+    from helpers.checkpoints import NoTrainedModelError  # imports TensorFlow: not for --help
 
     runs = Path(outputs or OUTPUTS) / "runs"
     main = runs / MAIN_RUN
@@ -79,15 +83,36 @@ def main(argv=None) -> int:
     parser.add_argument("--num-samples", type=int, default=1)
     args = parser.parse_args(argv)
 
+    try:
+        check_prompt(args.prompt)
+        check_sampling_options(args.temperature, args.top_k, args.top_p)
+        check_int("--num-chars", args.num_chars, minimum=0)
+        check_int("--num-samples", args.num_samples)
+        if args.num_samples > MAX_SAMPLES:
+            raise ValueError(f"--num-samples must be at most {MAX_SAMPLES:,} (they are generated "
+                             f"together, in memory), got {args.num_samples:,}")
+        if args.num_samples * args.num_chars > MAX_CHARS:
+            raise ValueError(f"--num-samples {args.num_samples:,} of --num-chars "
+                             f"{args.num_chars:,} is more than {MAX_CHARS:,} characters in all: "
+                             "ask for fewer, or run several commands")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _generate(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+def _generate(args) -> int:
     # Imported after parsing, so --help answers at once without loading TensorFlow.
     from helpers.checkpoints import NoTrainedModelError, load_run
-    from helpers.sampling import Generator, check_prompt, check_sampling_options
+    from helpers.sampling import Generator
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            check_prompt(args.prompt)
-            check_sampling_options(args.temperature, args.top_k, args.top_p)
             if args.run_dir is None:
                 run_dir, why = default_run_dir(args.outputs)
                 print(f"sampling from {relative(run_dir)} ({why})", file=sys.stderr, flush=True)

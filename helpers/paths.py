@@ -8,6 +8,7 @@ that no path of one machine ends up in a stored notebook output.
 import json
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -81,8 +82,9 @@ def write_text(path: os.PathLike | str, text: str, kind: str = "folder") -> None
 
 
 def write_json(path: os.PathLike | str, payload, kind: str = "folder") -> None:
-    """Write JSON atomically (see ``write_atomically``)."""
-    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False), kind)
+    """Write strict JSON atomically (see ``write_atomically``): a NaN or an infinity, which
+    JSON has no spelling for, is a ``ValueError`` rather than a file other tools cannot read."""
+    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False), kind)
 
 
 class DamagedFileError(ValueError):
@@ -110,3 +112,42 @@ def read_json(path: os.PathLike | str, expect: type | None = None):
                                f"{kinds.get(expect, expect.__name__)}, not "
                                f"{type(payload).__name__} {payload!r:.40}")
     return payload
+
+
+class NotARegularFileError(OSError):
+    """A path names something that is not a file of bytes: a named pipe, a device, a socket."""
+
+
+# What stat calls what a text file cannot be: reading a pipe waits for a writer, a device such
+# as /dev/zero never ends.
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path: os.PathLike | str) -> Path:
+    """`path` if it names a regular file; else an OSError (FileNotFoundError,
+    IsADirectoryError, NotARegularFileError...) whose message names it and says what it is.
+
+    Only ``stat`` looks at it, never ``open``: opening a named pipe blocks until something
+    writes to it.
+    """
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file: {relative(path)}") from None
+    except OSError as error:  # e.g. a folder on the way that cannot be entered
+        raise type(error)(f"cannot read {relative(path)}: {error.strerror or error}") from None
+    check_regular_mode(path, mode)
+    return path
+
+
+def check_regular_mode(path: Path, mode: int) -> None:
+    """``check_regular_file``'s answer for a file whose ``st_mode`` is already known."""
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"{relative(path)} is a folder: give the path of one text file "
+                                "in it")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a file")
+        raise NotARegularFileError(f"{relative(path)} is not a regular file (it is {kind}): "
+                                   "give the path of a text file")

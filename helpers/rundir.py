@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 from helpers.paths import (
+    DamagedFileError,
     LinkRefusedError,
     create_new,
     read_json,
@@ -142,7 +143,28 @@ def write_corpus(run_dir: Path, record: dict) -> None:
 
 
 def read_history(run_dir: Path) -> list[dict]:
-    return _read(run_dir, HISTORY, list)
+    """The rows of history.json, each an object with a whole ``step`` and numbers for its
+    losses; anything else is a ``DamagedFileError`` naming the file and the row."""
+    rows = _read(run_dir, HISTORY, list)
+    for index, row in enumerate(rows):
+        problem = _history_row_problem(row)
+        if problem:
+            raise DamagedFileError(f"{relative(Path(run_dir) / HISTORY)} is damaged: row "
+                                   f"{index} {problem}")
+    return rows
+
+
+def _history_row_problem(row) -> str | None:
+    if not isinstance(row, dict):
+        return f"is {type(row).__name__} {row!r:.40}, not an object"
+    step = row.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return f"has no whole step number (step: {step!r:.40})"
+    for name in ("train_bpc", "valid_bpc"):
+        value = row.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"(step {step}) has no number for {name} ({value!r:.40})"
+    return None
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:

@@ -54,6 +54,7 @@ import papermill
 from helpers import rundir
 from helpers.checks import PROGRESS_VARIABLE
 from helpers.config import (
+    LESSON_OFF,
     PATH_PARAMETERS,
     LessonSwitches,
     SamplingSettings,
@@ -79,9 +80,7 @@ RESERVED = ("output_dir", "run_dir")
 # switches, 05 the sampling settings (a name in both, such as seed, goes to both).
 TRAINING_PARAMETERS = field_types(TrainConfig, LessonSwitches)
 SAMPLING_PARAMETERS = field_types(SamplingSettings)
-RUN_PARAMETERS = {name: kind for name, kind in {**TRAINING_PARAMETERS,
-                                                **SAMPLING_PARAMETERS}.items()
-                  if name not in RESERVED}
+RUN_PARAMETERS = {**TRAINING_PARAMETERS, **SAMPLING_PARAMETERS}  # RESERVED: split_parameters
 # Seconds one cell may run before the notebook is stopped: training may take hours, while
 # sampling and comparing take seconds, so a cell there that runs for minutes has hung.
 CELL_TIMEOUT_S = {TRAINING.name: 12 * 3600, SAMPLING.name: 600, COMPARING.name: 600}
@@ -265,8 +264,8 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     return metrics
 
 
-def _mean(values: list) -> float:
-    return sum(values) / len(values) if values else float("nan")
+def _mean(values: list) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def collect_metrics(run_dir: Path) -> dict:
@@ -304,8 +303,8 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
              preset: str | None = "main") -> int:
     """Train and sample into ``runs/NAME`` with ``preset``'s values under ``parameters``."""
     run_dir = Path(outputs or OUTPUTS) / "runs" / check_run_name(name)
-    # The main job's run is about training: 04's run of the original's port is for the lesson.
-    parameters = {"show_original": False, **with_preset(preset, parameters)}
+    # The main job's run is about training: 04's other trainings are for the lesson.
+    parameters = {**LESSON_OFF, **with_preset(preset, parameters)}
     print(f"main job: training and sampling into {relative(run_dir)}; parameters "
           f"{parameters} over the notebooks' defaults", flush=True)
     try:
@@ -397,8 +396,8 @@ def sweep(grid: dict[str, list], fixed: dict, name: str | None = None,
     both = sorted(set(grid) & set(fixed))
     if both:
         raise ValueError(f"{', '.join(both)} is both swept (--param) and fixed (-p)")
-    # A sweep compares trainings: 04's run of the original's port is for the lesson.
-    fixed = {"show_original": False, **with_preset(preset, fixed, leave_out=grid)}
+    # A sweep compares trainings: 04's other trainings are for the lesson.
+    fixed = {**LESSON_OFF, **with_preset(preset, fixed, leave_out=grid)}
     split_parameters({**fixed, **grid})  # unknown names fail before anything runs
     name = check_run_name("-".join(grid) if name is None else name)
     sweep_dir = Path(outputs or OUTPUTS) / "sweeps" / name
@@ -528,7 +527,8 @@ class Comparison:
                 f"{m['steps']:,}", f"{m['valid_bpc']:.3f}", f"{m['best_valid_bpc']:.3f}",
                 f"{m['train_bpc']:.3f}", f"{m['training_time_s']:,.1f}",
                 f"{m['wall_time_s']:,.1f}" if "wall_time_s" in m else "-",
-                f"{m['chars_per_sec']:,.0f}", f"{m['peak_rss_mb']:,.0f}"]
+                "-" if m["chars_per_sec"] is None else f"{m['chars_per_sec']:,.0f}",
+                f"{m['peak_rss_mb']:,.0f}"]
             rows.append([run.name, *(str(run.values.get(k, "")) for k in self.swept),
                          run.status, *figures])
         return format_table(header, rows)
@@ -680,6 +680,7 @@ def main(argv=None) -> int:
 def _command(parser, args) -> int:
     try:
         fixed = convert_parameters(args.parameter, RUN_PARAMETERS)
+        split_parameters(fixed)  # a reserved name is refused before anything runs
         if args.command == "main":
             return main_job(args.name, fixed, args.outputs, args.preset)
         grid = {}

@@ -20,46 +20,8 @@ import numpy as np
 
 from helpers.backend import tf
 from helpers.checks import check_int
-from helpers.config import DEFAULT_PROMPT
+from helpers.config import DEFAULT_PROMPT, check_prompt, check_sampling_options
 from helpers.encoding import UNKNOWN_ID, UnknownCharactersWarning, Vocabulary
-
-
-def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
-    """``ValueError`` naming the option for values that make no sense."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not np.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature!r}")
-    check_int("top_k", top_k, none_ok=True)
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                              or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
-
-
-def check_prompt(prompt, name: str = "prompt") -> str:
-    """``prompt`` if it is text a model can read; else a ``ValueError`` that says what is wrong.
-
-    An empty prompt is fine: generation then starts where an article does, after a line
-    break. ``name`` is what the message calls it (``test_start`` in notebook 05).
-    """
-    if not isinstance(prompt, str):
-        hint = ""
-        if isinstance(prompt, (int, float)) and not isinstance(prompt, bool):
-            hint = (f"; papermill reads `-p {name} {prompt}` as a number, `-r {name} {prompt}` "
-                    "passes it as text")
-        elif prompt is None:
-            hint = '; for no prompt at all use the empty text ""'
-        raise ValueError(f"{name} must be text (a str), got {type(prompt).__name__} "
-                         f"{prompt!r}{hint}")
-    for position, char in enumerate(prompt):
-        if "\udc80" <= char <= "\udcff":  # how Python keeps a byte that is not UTF-8
-            raise ValueError(
-                f"{name} is not valid UTF-8: byte 0x{ord(char) - 0xDC00:02x} at character "
-                f"{position}. The terminal or the file that gave it uses another encoding; "
-                "pass the text in UTF-8")
-        if "\ud800" <= char <= "\udfff":
-            raise ValueError(f"{name} holds half of a UTF-16 pair (U+{ord(char):04X}) at "
-                             f"character {position}, which is no character")
-    return prompt
 
 
 def next_char_probabilities(logits, temperature=1.0, top_k=None, top_p=None) -> np.ndarray:
@@ -267,7 +229,7 @@ class Generator:
 
             def body(i, logits, out, *states):
                 position_seed = tf.stack([seed, start + i])
-                ids = _draw(logits, mode, temperature, top_k, top_p, position_seed)
+                ids = draw_next(logits, mode, temperature, top_k, top_p, position_seed)
                 logits, *states = self._model_step(ids, *states)
                 return (i + 1, logits, out.write(i, ids), *states)
 
@@ -338,7 +300,7 @@ class Generator:
         return self.vocabulary.decode(ids[start:])
 
 
-def _draw(logits, mode, temperature, top_k, top_p, seed):
+def draw_next(logits, mode, temperature, top_k, top_p, seed):
     """In the graph: one id per row of ``logits``, never the unknown id.
 
     What ``next_char_probabilities`` and ``sample_next_char`` do in NumPy: temperature 0 takes

@@ -43,7 +43,7 @@ from helpers.backend import keras, quiet_fd2, tf
 from helpers.checkpoints import remove_unfinished_saves, restore_newest_intact, save_to_scratch
 from helpers.checks import person_watching
 from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE, TrainConfig
-from helpers.encoding import Vocabulary, sections, stream_dataset
+from helpers.encoding import Vocabulary, stream_dataset
 from helpers.evaluation import make_carried_evaluator, make_evaluator, validation_windows
 from helpers.model import UNROLL_LIMIT, build_model
 from helpers.paths import relative
@@ -88,26 +88,6 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def _check_fits_data(config: TrainConfig, train_ids: np.ndarray, valid_ids: np.ndarray,
-                     source: str) -> None:
-    """Refuse sequences and batches the texts cannot fill, before anything is written."""
-    length, skip = config.len_per_section, config.skip or config.len_per_section
-    split = f"{source} ({len(train_ids):,} characters)"
-    if len(train_ids) <= length + 1:
-        raise ValueError(f"len_per_section={length:,} is longer than {split}")
-    windows = len(sections(train_ids, length + 1, skip)[0])
-    if windows < config.batch_size:
-        raise ValueError(f"batch_size={config.batch_size:,} is more than the {windows:,} "
-                         f"sequences of {length + 1:,} characters (every {skip:,}) that {split} "
-                         f"holds: use a batch_size of at most {windows:,}, or a smaller "
-                         "len_per_section or skip")
-    if len(valid_ids) <= length:
-        raise ValueError(f"len_per_section={length:,} is longer than the validation text, the "
-                         f"first {len(valid_ids):,} characters of the validation part "
-                         f"(valid_chars={config.valid_chars:,}): use a smaller "
-                         "len_per_section or a larger valid_chars")
 
 
 def _check_run_dir(config: TrainConfig, vocabulary: Vocabulary, text_record) -> list[dict]:
@@ -192,9 +172,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
                          f"evenly across the strategy's {replicas} replicas")
-    training_data = corpus.load_training_data(config)
-    _check_fits_data(config, training_data.train_ids, training_data.valid_ids,
-                     training_data.source)
+    training_data = corpus.load_training_data(config)  # refuses texts a batch cannot fill
     session = _Session(config, strategy, training_data)
     # False only on the non-chief workers of MultiWorkerMirroredStrategy. Every worker runs
     # this same function; only the chief writes into the run directory, so that workers

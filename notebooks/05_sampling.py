@@ -24,14 +24,17 @@ top_k = None  # keep only the k likeliest characters (None: all)
 top_p = None  # keep the likeliest characters up to this total probability (None: all)
 seed = 0
 
-# %%
-from helpers.sampling import Generator, check_prompt, check_sampling_options
-from helpers.checkpoints import load_run
+# %% [markdown]
+# These are the fields of `helpers.config.SamplingSettings`, with its defaults; a mistyped
+# value stops here, naming the parameter, before any model is loaded.
 
-test_start = check_prompt(test_start, "test_start")
-check_sampling_options(temperature, top_k, top_p)
-if not isinstance(num_chars, int) or num_chars < 1:
-    raise ValueError(f"num_chars must be a positive integer, got {num_chars!r}")
+# %%
+from helpers.checkpoints import load_run
+from helpers.config import SamplingSettings
+from helpers.sampling import Generator
+
+SamplingSettings(run_dir=run_dir, test_start=test_start, num_chars=num_chars,
+                 temperature=temperature, top_k=top_k, top_p=top_p, seed=seed).validate()
 run = load_run(run_dir)  # says what to run first if there is no trained model yet
 generator = Generator(run.model, run.vocabulary)
 print(f"loaded the model of step {run.step:,}")
@@ -149,19 +152,20 @@ for name, counts in (("sample_one", small), ("Generator.generate", compiled)):
 # %%
 import matplotlib.pyplot as plt
 
-likeliest = np.argsort(-logits, kind="stable")[:12]
+shown = min(12, len(run.vocabulary) - 1)  # the unknown id is never drawn
+likeliest = np.argsort(-logits, kind="stable")[:shown]
 labels = [repr(run.vocabulary.decode([i])) for i in likeliest]  # shows ' ' and '\n'
 fig, ax = plt.subplots(figsize=(9, 3.2))
 width = 0.27
 for k, t in enumerate((0.5, 1.0, 1.5)):
     tempered = next_char_probabilities(logits, temperature=t)[0]
-    ax.bar(np.arange(12) + (k - 1) * width, tempered[likeliest], width,
+    ax.bar(np.arange(shown) + (k - 1) * width, tempered[likeliest], width,
            label=f"temperature {t}")
     assert abs(tempered.sum() - 1) < 1e-9
-ax.set_xticks(np.arange(12), labels)
+ax.set_xticks(np.arange(shown), labels)
 ax.set_ylabel("probability")
 ax.set_title(f"the next character after {test_start[-20:] or 'a line break'!r}: "
-             "the 12 likeliest")
+             f"the {shown} likeliest")
 ax.legend()
 plt.show()
 
@@ -176,25 +180,35 @@ plt.show()
 # - **top-p** (nucleus sampling) keeps the likeliest characters until their probabilities add
 #   up to $p$: few where the model is sure, many where it is not.
 #
-# The same distribution, what each keeps (dark) and drops (light):
+# They differ where the model is unsure. Of the positions in the prompt, take the one where the
+# model is least sure of the next character (where top-p at 0.9 keeps the most characters),
+# and see what each filter keeps (dark) and drops (light):
 
 # %%
-shown = np.argsort(-probs, kind="stable")[:20]
-filters = {"top_k = 5": next_char_probabilities(logits, top_k=5)[0],
-           "top_p = 0.9": next_char_probabilities(logits, top_p=0.9)[0]}
+prompt_ids = generator.prompt_ids(test_start)
+every_logits = run.model(prompt_ids[None, :]).numpy()[0]
+every_logits[:, 0] = -np.inf  # the unknown id, as above
+kept_by_top_p = (next_char_probabilities(every_logits, top_p=0.9) > 0).sum(axis=1)
+position = int(np.argmax(kept_by_top_p))
+unsure = every_logits[position]
+unsure_probs = next_char_probabilities(unsure)[0]
+shown = np.argsort(-unsure_probs, kind="stable")[:min(20, len(run.vocabulary) - 1)]
+filters = {"top_k = 5": next_char_probabilities(unsure, top_k=5)[0],
+           "top_p = 0.9": next_char_probabilities(unsure, top_p=0.9)[0]}
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.2), sharey=True)
 for ax, (name, kept) in zip(axes, filters.items(), strict=True):
     keep = kept[shown] > 0
-    ax.bar(np.arange(20), probs[shown], color=np.where(keep, "C0", "#c6dbef"))
-    ax.set_xticks(np.arange(20), [repr(run.vocabulary.decode([i])) for i in shown],
+    ax.bar(np.arange(len(shown)), unsure_probs[shown], color=np.where(keep, "C0", "#c6dbef"))
+    ax.set_xticks(np.arange(len(shown)), [repr(run.vocabulary.decode([i])) for i in shown],
                   fontsize=8)
     ax.set_title(f"{name}: keeps {int((kept > 0).sum())} characters, "
-                 f"{probs[kept > 0].sum():.0%} of the probability")
+                 f"{unsure_probs[kept > 0].sum():.0%} of the probability", fontsize=10)
 axes[0].set_ylabel("probability (temperature 1)")
+fig.suptitle(f"the next character after {test_start[:position + 1]!r}", fontsize=10)
 fig.tight_layout()
 plt.show()
-assert (filters["top_k = 5"] > 0).sum() == 5
-assert probs[filters["top_p = 0.9"] > 0].sum() >= 0.9
+assert (filters["top_k = 5"] > 0).sum() == min(5, len(run.vocabulary) - 1)
+assert unsure_probs[filters["top_p = 0.9"] > 0].sum() >= 0.9
 
 # %% [markdown]
 # ## Priming: read the prompt, carry the state, generate
@@ -216,8 +230,22 @@ assert probs[filters["top_p = 0.9"] > 0].sum() >= 0.9
 Code(inspect.getsource(generator.generate_stepwise), language="python")
 
 # %% [markdown]
-# `generate`, used below, runs the same loop inside one compiled TensorFlow graph (XLA), which
-# is several times faster; at temperature 0 both give the same text.
+# `generate`, which writes every sample below (and the ones training keeps in
+# `progression.json`), runs the same loop inside one compiled TensorFlow graph (XLA), several
+# times faster. Each character is drawn there by `draw_next`, the step that turns one row of
+# logits into one id; its real source:
+
+# %%
+from helpers.sampling import draw_next
+
+Code(inspect.getsource(draw_next), language="python")
+
+# %% [markdown]
+# It is the sampler above, done for a whole batch inside the graph: the unknown id ruled out,
+# the temperature applied, top-k and top-p as ranks of likelihood, and one uniform number per
+# row drawn from a seed made of the call's seed and the character's position (so the same seed
+# gives the same text). At temperature 0 the Python loop and the compiled one give the same
+# text:
 
 # %%
 assert generator.generate(test_start, 80, temperature=0) == \
@@ -257,7 +285,8 @@ print("every sample has", num_chars, "characters, all from the vocabulary")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from helpers.paths import relative, write_json
+from helpers import rundir
+from helpers.paths import relative
 
 if top_k is None and top_p is None and temperature in samples:
     text = samples[temperature]
@@ -275,9 +304,8 @@ def entry(temperature, top_k, top_p, text):
 record = {"prompt": test_start, "step": run.step,
           "samples": [entry(temperature, top_k, top_p, text)]
           + [entry(t, None, None, s) for t, s in samples.items()]}
-write_json(run.run_dir / "samples.json", record)
-(run.run_dir / "samples.txt").write_text(detokenize(test_start + text) + "\n", encoding="utf-8")
-print("saved to", relative(run.run_dir / "samples.txt"))
+rundir.write_samples(run.run_dir, record, detokenize(test_start + text) + "\n")
+print("saved to", relative(run.run_dir / rundir.SAMPLES_TEXT))
 
 # %% [markdown]
 # Words the model has learnt show up even in a short training run:
@@ -293,9 +321,10 @@ if run.step >= 500 and run.config.text_file is None:  # your own text may not be
 # %% [markdown]
 # ## Try it yourself
 #
-# In JupyterLab the controls below regenerate the sample whenever you move them. Where there is
-# no live kernel (GitHub, or this notebook run by papermill or nbval), the controls cannot run;
-# they start from this notebook's parameters, whose sample is printed above.
+# In JupyterLab the controls below write a new sample whenever you move one. Nothing is
+# generated while the notebook is being executed (by papermill or nbval, say): a widget whose
+# output is produced during execution can leave the executor waiting forever. Where there is no
+# live kernel (GitHub, or the stored notebook), a line of text stands in for the controls.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -303,10 +332,14 @@ import ipywidgets as widgets
 from IPython.display import display
 
 
-def show_sample(prompt, temperature, top_k, top_p, length, seed):
-    text = generator.generate(prompt, length, temperature, top_k or None,
-                              top_p if top_p < 1 else None, seed)[0]
-    print(detokenize(prompt + text))
+def show_sample(change=None):
+    values = {name: control.value for name, control in controls.items()}
+    text = generator.generate(values["prompt"], values["length"], values["temperature"],
+                              values["top_k"] or None,
+                              values["top_p"] if values["top_p"] < 1 else None, values["seed"])[0]
+    with output:
+        output.clear_output(wait=True)
+        print(detokenize(values["prompt"] + text))
 
 
 controls = dict(
@@ -319,8 +352,14 @@ controls = dict(
     length=widgets.IntSlider(value=num_chars, min=10, max=1000, step=10, description="length"),
     seed=widgets.IntText(value=seed, description="seed"),
 )
-output = widgets.interactive_output(show_sample, controls)
-display(widgets.VBox([widgets.VBox(list(controls.values())), output]))
+output = widgets.Output()
+for control in controls.values():
+    control.observe(show_sample, names="value")
+sampler = widgets.VBox([widgets.VBox(list(controls.values())), output])
+view = sampler._repr_mimebundle_()
+view["text/plain"] = ("[an interactive sampler: open this notebook in JupyterLab and run it to "
+                      "move its controls]")
+display(view, raw=True)
 
 # %% [markdown]
 # ## Why carry the state
@@ -341,8 +380,8 @@ from helpers.sampling import chars_per_second
 
 fast = chars_per_second(generator, test_start, 300, stateful=True)
 slow = chars_per_second(generator, test_start, 300, stateful=False)
-print(f"stateful: {fast:,.0f} characters/s; re-reading the prefix: {slow:,.0f} "
-      f"characters/s ({fast / slow:.1f}x)")
+print(f"{run.model.hidden_nodes} units, on this machine: stateful {fast:,.0f} characters/s; "
+      f"re-reading the prefix {slow:,.0f} characters/s ({fast / slow:.1f}x)")
 assert fast > slow
 
 # %% [markdown]

@@ -10,6 +10,10 @@ import pytest
 from helpers import data
 
 TINY_TEXT = Path(__file__).resolve().parent / "fixtures" / "tiny.txt"
+# A model trained in seconds on the tiny committed text: these tests check mechanics, not quality.
+TINY_TRAINING = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5,
+                     save_every=10, valid_chars=2_000, learning_rate=1e-2,
+                     text_file=str(TINY_TEXT), sample_chars=0)
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -22,6 +26,19 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny(tmp_path, name="run", **overrides):
+    """A ``TrainConfig`` of ``TINY_TRAINING`` into ``tmp_path / name``, with ``overrides``."""
+    from helpers.config import TrainConfig
+
+    return TrainConfig(**{**TINY_TRAINING, "output_dir": str(tmp_path / name), **overrides})
+
+
+def without_timings(history):
+    """History rows less what depends on the machine's speed."""
+    return [{k: v for k, v in row.items() if k not in ("chars_per_sec", "elapsed", "peak_rss_mb")}
+            for row in history]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -98,3 +99,31 @@ def test_damaged_files_are_named_and_a_damaged_checkpoint_skipped(trained, tmp_p
     assert damaged.returncode == 1
     assert "run/config.json is damaged: it is not valid JSON" in damaged.stderr
     assert "Traceback" not in damaged.stderr
+
+
+def test_ctrl_c_while_generating_is_one_line(trained):
+    proc = subprocess.Popen([sys.executable, "-m", "helpers.generate", "--run-dir",
+                             str(trained), "--num-chars", "9000000"], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert os.read(proc.stdout.fileno(), 1 << 16)  # generating: the first piece is out
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130
+    assert err.decode().strip().splitlines() == ["interrupted"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--temperature", "1e300"], "temperature must be at most 3.403e+38"),
+    (["--num-samples", "100000000"], "--num-samples must be at most 10,000"),
+    (["--num-samples", "5000", "--num-chars", "100000"], "is more than 10,000,000 characters"),
+    (["--num-samples", "0"], "--num-samples must be a positive integer, got 0"),
+])
+def test_options_that_cannot_work_are_refused_before_any_model_is_loaded(trained, args, message):
+    done = generate("--run-dir", str(trained), *args, text=True)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == f"error: {message}" or message in done.stderr
+    assert "Traceback" not in done.stderr

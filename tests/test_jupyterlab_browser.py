@@ -91,7 +91,8 @@ def notebook_model():
     executed.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "papermill", "--no-progress-bar",
                     str(REPO_ROOT / "notebooks" / "04_training.ipynb"), str(executed),
-                    "--cwd", str(REPO_ROOT / "notebooks"), "-p", "show_original", "False"],
+                    "--cwd", str(REPO_ROOT / "notebooks"), "-p", "show_original", "False",
+                    "-p", "show_overfitting", "False"],
                    check=True, timeout=1200, capture_output=True)
     load_run(REPO_ROOT / NOTEBOOK_MODEL_DIR)
 

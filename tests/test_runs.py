@@ -24,13 +24,15 @@ import papermill
 import pytest
 
 from helpers import runs
+from helpers.config import LESSON_OFF, PRESETS
 from helpers.paths import REPO_ROOT, relative, write_json
 
 pytestmark = pytest.mark.system
 
-# show_original False: 04's run of the original's port (about 2 minutes) is not under test here.
+# 04's lesson trainings (the original's port, the overfitting runs) are not under test here.
 TINY = {"hidden_nodes": 8, "batch_size": 4, "len_per_section": 16, "log_every": 50,
-        "save_every": 50, "num_chars": 20, "show_original": False}
+        "save_every": 50, "num_chars": 20, "show_original": False,
+        "show_overfitting": False}
 TINY_ARGS = [arg for name, value in TINY.items() for arg in ("-p", name, str(value))]
 TRAINING_TINY = {k: v for k, v in TINY.items() if k != "num_chars"}
 METRICS_FIELDS = {"steps", "train_bpc", "valid_bpc", "best_valid_bpc", "valid_bpc_carried",
@@ -231,14 +233,14 @@ def test_fail_fast_stops_at_the_first_failure(outputs, capsys):
     code = runs.main(["sweep", "--outputs", str(outputs), "--name", "failfast", "--fail-fast",
                       "--param", "learning_rate", "-5", "0.01", *TINY_ARGS])
     err = capsys.readouterr().err
-    assert code == 1 and "learning_rate=-5" in err
+    assert code == 1 and "learning_rate=-5.0" in err
     sweep_dir = outputs / "sweeps" / "failfast"
-    error = read_json(sweep_dir / "learning_rate=-5" / "error.json")["error"]
-    assert "learning_rate must be a positive number, got -5" in error
+    error = read_json(sweep_dir / "learning_rate=-5.0" / "error.json")["error"]
+    assert "learning_rate must be a positive number, got -5.0" in error
     assert not (sweep_dir / "learning_rate=0.01").exists()
     assert not (sweep_dir / runs.COMPARING.name).exists()
     _, rows = read_summary(sweep_dir / "summary.csv")
-    assert [(r["run"], r["status"]) for r in rows] == [("learning_rate=-5", "failed")]
+    assert [(r["run"], r["status"]) for r in rows] == [("learning_rate=-5.0", "failed")]
 
 
 def test_comparison_without_a_sweep_reads_run_directories(resumed_sweep, tmp_path):
@@ -314,7 +316,6 @@ FAKE_METRICS = {"valid_bpc": 2.5, "steps": 30, "training_time_s": 1.0, "chars_pe
 def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_path, capsys):
     """One preset, helpers.config.PRESETS["main"]: no notebook runs here, the parameters
     handed to them are checked."""
-    from helpers.config import PRESETS
 
     seen = []
     monkeypatch.setattr(runs, "run_notebooks",
@@ -322,7 +323,7 @@ def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_pa
                         or FAKE_METRICS)
     assert runs.main(["main", "--outputs", str(tmp_path), "-p", "max_steps", "30"]) == 0
     assert runs.main(["main", "--outputs", str(tmp_path), "--preset", "main"]) == 0
-    lesson = {"show_original": False}  # 04's run of the original's port is not the main job's
+    lesson = LESSON_OFF  # 04's lesson trainings are not the main job's
     # The preset's warm-up keeps its share of the run: 200 of 4,000 steps, 2 of 30.
     assert seen == [{**lesson, **PRESETS["main"], "max_steps": 30, "warmup_steps": 2},
                     {**lesson, **PRESETS["main"]}]
@@ -330,7 +331,6 @@ def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_pa
 
 
 def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, capsys):
-    from helpers.config import PRESETS
 
     seen = []
 
@@ -341,10 +341,10 @@ def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, ca
     monkeypatch.setattr(runs, "run_notebooks", fail)
     assert runs.main(["sweep", "--outputs", str(tmp_path), "--preset", "main", "--fail-fast",
                       "--param", "max_steps", "30", "60", "-p", "hidden_nodes", "8"]) == 1
-    assert seen == [{**PRESETS["main"], "hidden_nodes": 8, "max_steps": 30}]
+    assert seen == [{**LESSON_OFF, **PRESETS["main"], "hidden_nodes": 8, "max_steps": 30}]
     runs.main(["sweep", "--outputs", str(tmp_path), "--name", "plain", "--fail-fast",
                "--param", "max_steps", "30"])
-    assert seen[-1] == {"max_steps": 30}  # no preset unless asked for
+    assert seen[-1] == {**LESSON_OFF, "max_steps": 30}  # no preset unless asked for
     capsys.readouterr()
 
 
@@ -518,7 +518,7 @@ def test_make_run_over_a_damaged_checkpoint_says_which_it_used(finished_main, ou
     data.write_bytes(data.read_bytes()[:50])  # a disk that filled up, a kill mid-write
     done = run_main(outputs, "good", "-p", "max_steps", "150")
     assert done.code == 0, done.out + done.err
-    assert "    warning: checkpoint ckpt-100 in " in done.out
-    assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.out
+    assert "    helpers.checkpoints:0: CheckpointWarning: checkpoint ckpt-100 in " in done.err
+    assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.err
     steps = [row["step"] for row in read_json(finished_main / "history.json")]
     assert steps == [0, 50, 100, 150]

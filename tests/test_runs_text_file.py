@@ -20,7 +20,8 @@ from helpers import runs
 from helpers.paths import REPO_ROOT, relative
 
 TINY = {"hidden_nodes": 8, "batch_size": 4, "len_per_section": 16, "max_steps": 20,
-        "log_every": 10, "save_every": 20, "learning_rate": 0.01, "show_original": False}
+        "log_every": 10, "save_every": 20, "learning_rate": 0.01, "show_original": False,
+        "show_overfitting": False}
 WORDS = ("le", "café", "des", "rêves", "sur", "la", "mer", "où", "un", "pré", "doré", "et",
          "soir", "tombe", "vent", "chante")
 

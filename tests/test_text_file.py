@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import corpus, data
+from helpers import corpus, data, paths
 from helpers.checkpoints import load_run
-from helpers.config import TrainConfig
+from helpers.config import TrainConfig, resolve_from_root
 from helpers.encoding import UnknownCharactersWarning
 from helpers.paths import REPO_ROOT, relative
 from helpers.training import train
@@ -207,10 +207,10 @@ def test_a_pipe_or_a_device_is_named_for_what_it_is_and_never_read(tmp_path, fif
         with pytest.raises(ValueError, match=f"text_file: .*{path.name} is not a regular file"):
             train(config_for(tmp_path, path), progress=False, verbose=False)
         # load_corpus reads a file whole: on /dev/zero, were it not refused, until memory ran out
-        reads = (data.check_corpus_file, data.file_sha256) + (
+        reads = (paths.check_regular_file, data.file_sha256) + (
             (data.load_corpus,) if special == "fifo" else ())
         for read in reads:
-            with pytest.raises(data.NotARegularFileError, match=rf"{path.name} is not a regular "
+            with pytest.raises(paths.NotARegularFileError, match=rf"{path.name} is not a regular "
                                rf"file \(it is {re.escape(kind)}\)"):
                 read(path)
     assert not (tmp_path / "run").exists()
@@ -219,8 +219,8 @@ def test_a_pipe_or_a_device_is_named_for_what_it_is_and_never_read(tmp_path, fif
 def test_a_pipe_put_in_place_after_the_check_is_refused_without_blocking(monkeypatch, tmp_path,
                                                                          fifo):
     """Reading opens without blocking and checks what it opened, not only what stat saw."""
-    monkeypatch.setattr(data, "check_corpus_file", Path)  # as if it had been a file then
-    with time_limit(5), pytest.raises(data.NotARegularFileError, match="a named pipe"):
+    monkeypatch.setattr(data, "check_regular_file", Path)  # as if it had been a file then
+    with time_limit(5), pytest.raises(paths.NotARegularFileError, match="a named pipe"):
         data.load_corpus(fifo)
 
 
@@ -266,7 +266,7 @@ def test_bad_text_file_settings_are_named_before_any_work(tmp_path, tiny_text_fi
 def test_a_relative_text_file_is_read_from_the_repository_root(tmp_path, tiny_text_file):
     config = config_for(tmp_path, relative(tiny_text_file)).validate()
     assert config.text_file == "tests/fixtures/tiny.txt"
-    assert corpus.resolve_text_file(config.text_file) == REPO_ROOT / "tests/fixtures/tiny.txt"
+    assert resolve_from_root(config.text_file) == REPO_ROOT / "tests/fixtures/tiny.txt"
     path_config = config_for(tmp_path, "x")
     path_config.text_file = tiny_text_file
     assert path_config.validate().text_file == str(tiny_text_file)  # a str, for config.json

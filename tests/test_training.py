@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import TINY_TEXT
+from conftest import TINY_TRAINING, tiny, without_timings
 
 from helpers.backend import tf
 from helpers.checkpoints import NoTrainedModelError, load_run
@@ -17,24 +17,10 @@ from helpers.encoding import Vocabulary
 from helpers.paths import REPO_ROOT
 from helpers.training import train
 
+
 # Tiny settings: these tests check the mechanics, not the quality.
-TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=10,
-            valid_chars=2_000, learning_rate=1e-2,
-            # the committed tiny text: fast, and no dataset needed; no progression samples
-            text_file=str(TINY_TEXT), sample_chars=0)
-
-
-def tiny(tmp_path, name="run", **overrides):
-    return TrainConfig(**{**TINY, "output_dir": str(tmp_path / name), **overrides})
-
-
 def weights_of(run_dir):
     return load_run(run_dir).model.get_weights()
-
-
-def without_timings(history):
-    return [{k: v for k, v in row.items() if k not in ("chars_per_sec", "elapsed", "peak_rss_mb")}
-            for row in history]
 
 
 def test_run_directory_holds_everything_to_continue(tmp_path):
@@ -233,7 +219,7 @@ def test_changed_model_settings_in_an_existing_run_are_refused(tmp_path):
 def test_an_output_directory_that_cannot_be_written_is_refused(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    config = TrainConfig(**{**TINY, "output_dir": str(blocker / "run"), "max_steps": 1})
+    config = TrainConfig(**{**TINY_TRAINING, "output_dir": str(blocker / "run"), "max_steps": 1})
     with pytest.raises(ValueError, match="output_dir .* cannot be written"):
         train(config, progress=False, verbose=False)
 

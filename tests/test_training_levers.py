@@ -3,7 +3,7 @@ through time), a warm-up, AdamW's weight decay, and validation with the state ca
 
 import numpy as np
 import pytest
-from test_training import tiny, without_timings
+from conftest import tiny, without_timings
 
 from helpers.backend import tf
 from helpers.checkpoints import load_run
