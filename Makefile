@@ -19,9 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 # Override any notebook parameter: make run MAX_STEPS=8000 RUN=long
+# Plan the run by minutes instead of steps: make run MINUTES=30 RUN=half-hour
 # Train on your own UTF-8 text instead of WikiText-2: make run TEXT=path/to/file.txt RUN=mine
 # (TEXT is quoted for the shell, so a path may hold spaces: make run TEXT="my notes.txt")
 RUN_ARGS = $(if $(RUN),--name $(RUN)) $(if $(MAX_STEPS),-p max_steps $(MAX_STEPS)) \
+	$(if $(MINUTES),-p time_budget $(MINUTES)) \
 	$(if $(TEXT),-p text_file '$(subst ','\'',$(TEXT))') $(ARGS)
 run: $(STAMP)
 	$(BIN)/python -m helpers.runs main $(RUN_ARGS)

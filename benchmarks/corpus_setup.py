@@ -10,7 +10,7 @@ string instead of 2), then measures, each in a fresh process:
 - ``stages``: what ``train`` does before its first step, one stage at a time, with the same
   functions: ``helpers.corpus.load_training_data`` (read and hash the file through
   ``load_corpus``, count the vocabulary of the training part, encode the ids) and the first
-  batch of ``helpers.encoding.batch_dataset``;
+  batch of ``helpers.batches.batch_dataset``;
 - ``train``: ``train()`` itself with the default model for one step on the file (setup, the
   first step, one validation and one checkpoint), end to end.
 
@@ -105,9 +105,9 @@ def _peak_mb() -> float:
 
 def child_stages(text_file: str, batch_size: int, len_per_section: int) -> dict:
     from helpers.backend import tf  # noqa: F401  (TensorFlow's own memory, before the text)
+    from helpers.batches import batch_dataset
     from helpers.config import TrainConfig
     from helpers.corpus import load_training_data
-    from helpers.encoding import batch_dataset
 
     figures = {"after_import_mb": _peak_mb()}
     config = TrainConfig(text_file=text_file, batch_size=batch_size,
@@ -131,8 +131,9 @@ def child_stages(text_file: str, batch_size: int, len_per_section: int) -> dict:
 def child_stages_before(text_file: str, batch_size: int, len_per_section: int) -> dict:
     """The same stages with the older helpers (no text_file yet): the file's whole text."""
     from helpers.backend import tf  # noqa: F401
+    from helpers.batches import batch_dataset
     from helpers.data import load_corpus
-    from helpers.encoding import Vocabulary, batch_dataset
+    from helpers.encoding import Vocabulary
 
     figures = {"after_import_mb": _peak_mb()}
     started = time.perf_counter()

@@ -4,7 +4,7 @@ TensorFlow's own text-generation tutorial would write. One run, one machine:
     python benchmarks/same_time.py [--seconds 300] [--contenders ours tutorial ...] [--no-write]
 
 Every contender trains on the same data (WikiText-2's test split, as ``make run``), in batches
-of the same shape (64 sequences of 100 characters, from ``helpers.encoding.batch_dataset``),
+of the same shape (64 sequences of 100 characters, from ``helpers.batches.batch_dataset``),
 for the same number of seconds, and is scored on the same text: the first 100,000 characters
 of the validation split, in sections of 100 that each start from a zero state (the yardstick
 of every run in this repository, ``helpers.training.make_evaluator``).
@@ -41,9 +41,9 @@ import results_md  # benchmarks/, beside this script
 
 from helpers import corpus
 from helpers.backend import keras, tf
+from helpers.batches import batch_dataset, stream_dataset
 from helpers.checkpoints import load_run
 from helpers.config import TrainConfig
-from helpers.encoding import batch_dataset, stream_dataset
 from helpers.evaluation import make_evaluator, validation_windows
 from helpers.paths import relative
 from helpers.training import CarriedState, build_training, make_train_step, seed_everything, train

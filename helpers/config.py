@@ -36,17 +36,18 @@ LR_SCHEDULES = ("constant", "cosine")
 CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
 
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
-#: (``make run``, ``python -m helpers.runs main``): the best of the settings README's table
-#: compares, sized to train within 15 minutes on 2 cores (README, "What make run gives", has
-#: the figures measured with it). A wider model ends lower within the time, and in 4,000 steps it
-#: would learn the 1.3 million characters of training text by heart without the dropout, on
+#: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
+#: compares, trained for 15 minutes by budget, so that it ends in time on any machine (a slower
+#: one trains fewer steps). A wider model ends lower within the time, and in thousands of steps
+#: it would learn the 1.3 million characters of training text by heart without the dropout, on
 #: its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
-#: learns faster at first, and the decaying rate settles it at the end. With another
-#: max_steps the warm-up keeps its share of the steps (``with_preset``).
+#: learns faster at first, and the decaying rate settles it at the end. The warm-up is planned
+#: as a share of max_steps, which the budget replaces by the steps that fit; with another
+#: max_steps and no budget, it keeps that share too (``with_preset``).
 PRESETS = {
     "main": {"max_steps": 4000, "log_every": 250, "save_every": 500, "hidden_nodes": 512,
              "dropout": 0.5, "recurrent_dropout": 0.25, "learning_rate": 0.008,
-             "warmup_steps": 200, "lr_schedule": "cosine"},
+             "warmup_steps": 200, "lr_schedule": "cosine", "time_budget": 15.0},
 }
 
 
@@ -75,6 +76,9 @@ class TrainConfig:
     warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
     seed: int = 0
+    # Minutes that training (with its validations) may take: the run times its first steps and
+    # fixes max_steps to fit, the warm-up keeping its share (None: max_steps as given).
+    time_budget: float | None = None
     train_split: str = "test"  # as in the original tutorial; "train" whenever you have it
     valid_split: str = "valid"
     output_dir: str = "outputs/runs/default"
@@ -121,6 +125,12 @@ class TrainConfig:
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))
+        if self.time_budget is not None and (
+                isinstance(self.time_budget, bool)
+                or not isinstance(self.time_budget, (int, float))
+                or not math.isfinite(self.time_budget) or self.time_budget <= 0):
+            raise ValueError(f"time_budget must be a positive number of minutes or None, got "
+                             f"{self.time_budget!r}")
         for name in ("learning_rate", "clip_norm"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
@@ -224,8 +234,11 @@ def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
     A preset's warm-up is planned for its own ``max_steps``: given another ``max_steps`` and no
     ``warmup_steps``, the warm-up keeps its share of the run (the main preset's 200 of 4,000
     steps become 5 of 100), so that ``make run MAX_STEPS=100`` still has a schedule that fits.
+    A ``max_steps`` asked for replaces the preset's ``time_budget``: steps, not minutes.
     """
     values = {k: v for k, v in preset_values(name).items() if k not in leave_out}
+    if ("max_steps" in parameters or "max_steps" in leave_out) and "time_budget" not in parameters:
+        values.pop("time_budget", None)  # steps asked for: they replace the preset's minutes
     steps = parameters.get("max_steps")
     if ("warmup_steps" in values and "max_steps" in values and "warmup_steps" not in parameters
             and isinstance(steps, int) and not isinstance(steps, bool) and steps > 0):

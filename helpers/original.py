@@ -36,8 +36,7 @@ from helpers.backend import keras, tf
 from helpers.checks import check_int
 from helpers.config import DEFAULT_PROMPT, TrainConfig
 from helpers.encoding import Vocabulary, sections
-
-LN2 = math.log(2.0)
+from helpers.step import LN2
 
 #: The prompt the original primed its generation with (``In [32]``).
 PROMPT = DEFAULT_PROMPT  # ours is the original's

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.backend import tf
+from helpers.batches import batch_dataset
 from helpers.config import TrainConfig
-from helpers.encoding import batch_dataset
 from helpers.paths import relative
 
 

@@ -69,6 +69,7 @@ SAMPLES = "samples.json"
 SAMPLES_TEXT = "samples.txt"
 METRICS = "metrics.json"
 ERROR = "error.json"
+PLAN = "plan.json"
 DAMAGED = "damaged"
 LOCK = ".lock"
 LOSS_CURVE = "loss_curve.png"
@@ -76,7 +77,7 @@ CHECKPOINT_STATE = "checkpoint"
 RUN_FOLDER = "run folder"  # how a refused link's message names the folder
 # Every name the run writes (in the run folder, then in checkpoints/): none may be a link.
 OWNED = (CONFIG, VOCABULARY, CORPUS, HISTORY, PROGRESSION, CHECKPOINTS, SAMPLES, SAMPLES_TEXT,
-         METRICS, ERROR, LOCK, LOSS_CURVE)
+         METRICS, ERROR, PLAN, LOCK, LOSS_CURVE)
 OWNED_IN_CHECKPOINTS = (CHECKPOINT_STATE, DAMAGED)
 
 _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
@@ -187,6 +188,15 @@ def write_samples(run_dir: Path, record: dict, text: str) -> None:
     """05's ``record`` (prompt, step, samples) into samples.json, ``text`` into samples.txt."""
     _write(run_dir, SAMPLES, record)
     write_text(Path(run_dir) / SAMPLES_TEXT, text, RUN_FOLDER)
+
+
+def read_plan(run_dir: Path) -> dict | None:
+    """The steps a ``time_budget`` run fixed (``helpers.budget``), or None."""
+    return _read(run_dir, PLAN, dict)
+
+
+def write_plan(run_dir: Path, plan: dict) -> None:
+    _write(run_dir, PLAN, plan)
 
 
 def read_metrics(run_dir: Path) -> dict | None:

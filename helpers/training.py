@@ -38,12 +38,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from helpers import corpus, rundir
+from helpers import budget, corpus, rundir
 from helpers.backend import keras, quiet_fd2, tf
+from helpers.batches import stream_dataset
 from helpers.checkpoints import remove_unfinished_saves, restore_newest_intact, save_to_scratch
 from helpers.checks import person_watching
 from helpers.config import DEFAULT_PROMPT, DEFAULT_TEMPERATURE, TrainConfig
-from helpers.encoding import Vocabulary, stream_dataset
+from helpers.encoding import Vocabulary
 from helpers.evaluation import make_carried_evaluator, make_evaluator, validation_windows
 from helpers.model import UNROLL_LIMIT, build_model
 from helpers.paths import relative
@@ -129,7 +130,7 @@ def _undo_failed_start(run_dir: Path) -> None:
     if rundir.checkpoint_files(checkpoint_dir):
         return
     for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, rundir.CORPUS,
-                 rundir.PROGRESSION):
+                 rundir.PROGRESSION, rundir.PLAN):
         (run_dir / name).unlink(missing_ok=True)
     remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
@@ -169,16 +170,19 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     if config.carry_state and replicas > 1:
         raise ValueError(f"carry_state=True trains on one device; the strategy has {replicas} "
                          "replicas")
+    if config.time_budget is not None and replicas > 1:
+        raise ValueError(f"time_budget plans the steps of one device; the strategy has "
+                         f"{replicas} replicas: set max_steps instead")
     if config.batch_size % replicas:
         raise ValueError(f"batch_size={config.batch_size} is the global batch and must split "
                          f"evenly across the strategy's {replicas} replicas")
     training_data = corpus.load_training_data(config)  # refuses texts a batch cannot fill
-    session = _Session(config, strategy, training_data)
     # False only on the non-chief workers of MultiWorkerMirroredStrategy. Every worker runs
     # this same function; only the chief writes into the run directory, so that workers
     # sharing it never write the same file at once.
     if not strategy.extended.should_checkpoint:
-        return session.run(rundir.read_history(config.run_dir), progress, verbose=False)
+        return _Session(config, strategy, training_data).run(
+            rundir.read_history(config.run_dir), progress, verbose=False)
     run_dir = config.run_dir
     created = rundir.check_writable(run_dir)
     try:
@@ -187,7 +191,8 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
                 history = _check_run_dir(config, training_data.vocabulary,
                                          training_data.text_file)
                 (run_dir / rundir.ERROR).unlink(missing_ok=True)
-                return session.run(history, progress, verbose)
+                config = _fix_steps(config, training_data, strategy, verbose)
+                return _Session(config, strategy, training_data).run(history, progress, verbose)
             except TrainingDiverged as exc:
                 if rundir.saved_step(run_dir) is not None:  # the run stays, and says why
                     rundir.write_error(run_dir, {"error": f"TrainingDiverged: {exc}"})
@@ -201,6 +206,62 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
             with contextlib.suppress(OSError):
                 run_dir.rmdir()  # only if the failed start left it empty
         raise
+
+
+def _fix_steps(config: TrainConfig, training_data, strategy, verbose: bool) -> TrainConfig:
+    """With a ``time_budget``: ``config`` with the steps that fit it, from the run folder's
+    plan, or measured now and recorded there (``helpers.budget``)."""
+    if config.time_budget is None:
+        return config
+    record = budget.saved_plan(config)
+    if record is None:
+        record = budget.plan(config, _measure_pace(config, training_data, strategy))
+        rundir.write_plan(config.run_dir, record)
+        if verbose:
+            pace = record["pace"]
+            print(f"time_budget={config.time_budget:g} minutes: here a step takes "
+                  f"{pace['per_step']:.3f} s and a validation {pace['per_log']:.1f} s, so "
+                  f"{record['max_steps']:,} steps (a warm-up of {record['warmup_steps']:,})",
+                  flush=True)
+    return budget.with_plan(config, record)
+
+
+PACE_STEPS = 10  # steps timed after the first, which builds the step
+
+
+def _measure_pace(config: TrainConfig, training_data, strategy) -> budget.Pace:
+    """What a step, a validation and the setup cost, timed on a copy of this run's model and
+    data that is then thrown away (the run itself starts from its seed)."""
+    started = time.perf_counter()
+    vocabulary, train_ids = training_data.vocabulary, training_data.train_ids
+    model, optimizer, step = build_training(config, len(vocabulary), strategy)
+    carried = CarriedState(config.batch_size, config.hidden_nodes, config.num_layers) \
+        if config.carry_state else None
+    batches = iter(stream_dataset(train_ids, config.batch_size, config.len_per_section,
+                                  config.seed) if carried
+                   else replica_batches(strategy, train_ids, config, 0))
+    run_step = make_train_step(model, optimizer, step, strategy, config.clip_norm, carried)
+
+    def seconds(work, times=1) -> float:
+        begun = time.perf_counter()
+        for _ in range(times):
+            work()
+        return (time.perf_counter() - begun) / times
+
+    building = seconds(lambda: float(run_step(next(batches))))
+    per_step = seconds(lambda: float(run_step(next(batches))), PACE_STEPS)
+    valid_ids = training_data.valid_ids.astype(np.int32)
+    evaluate = make_evaluator(model, *validation_windows(valid_ids, config.len_per_section))
+    carried_evaluate = make_carried_evaluator(model, valid_ids, config.len_per_section)
+    log = [evaluate, carried_evaluate]
+    if config.sample_chars:
+        sampler = _ProgressionSampler(model, vocabulary, config, start=0, keep=False)
+        log.append(lambda: sampler.record(0))
+    first_log = seconds(lambda: [work() for work in log])
+    per_log = seconds(lambda: [work() for work in log])
+    # The run builds its step again, and measures the untrained model on two texts first.
+    return budget.Pace(setup=building + 2 * first_log, per_step=per_step, per_log=per_log,
+                       measuring=time.perf_counter() - started)
 
 
 class TrainingDiverged(ValueError):
@@ -419,12 +480,13 @@ class _ProgressionSampler:
     """Samples from the prompt as training goes, kept in the run's progression.json: how
     spelling, then words, then layout appear. Cheap: one short generation per log."""
 
-    def __init__(self, model, vocabulary: Vocabulary, config: TrainConfig, start: int):
+    def __init__(self, model, vocabulary: Vocabulary, config: TrainConfig, start: int,
+                 keep: bool = True):
         # Not compiled with XLA: a second's compile would cost more than 200 characters.
         self.generator = Generator(model, vocabulary, jit_compile=False)
         # The original's prompt where the text has its characters; else a line break.
         self.prompt = DEFAULT_PROMPT if set(DEFAULT_PROMPT) <= set(vocabulary.chars) else ""
-        self.config, self.traced = config, False
+        self.config, self.traced, self.keep = config, False, keep
         # A resumed run keeps the samples up to its checkpoint; a fresh start (step 0, perhaps
         # over the files of a start that was killed) keeps none. A damaged progression.json
         # (a record for reading only) is started afresh rather than blocking the run.
@@ -446,7 +508,8 @@ class _ProgressionSampler:
         self.traced = True
         self.rows.append({"step": step, "prompt": self.prompt,
                           "temperature": DEFAULT_TEMPERATURE, "text": text})
-        rundir.write_progression(self.config.run_dir, self.rows)
+        if self.keep:
+            rundir.write_progression(self.config.run_dir, self.rows)
 
 
 def make_train_step(model, optimizer, step, strategy, clip_norm: float,

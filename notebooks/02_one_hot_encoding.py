@@ -247,7 +247,7 @@ print(f"(copying the id sections would take {windows.nbytes / 1e6:,.0f} MB; as v
 # without a dense array and without overlapping sections.
 
 # %%
-from helpers.encoding import batch_dataset
+from helpers.batches import batch_dataset
 
 batches = batch_dataset(ids, batch_size=64, len_per_section=100)
 inputs, targets = next(iter(batches))

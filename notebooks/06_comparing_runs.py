@@ -49,14 +49,14 @@ sweep_dir = "notebooks/records/hidden_nodes"  # a sweep's folder; None: compare 
 runs_dir = "outputs/runs"  # read when sweep_dir is None: every run directory in it
 
 # %% [markdown]
-# `helpers.runs` reads the runs back: `read_sweep` from a sweep's `summary.csv`, `read_runs`
+# `helpers.comparing` reads the runs back: `read_sweep` from a sweep's `summary.csv`, `read_runs`
 # from every folder under `runs_dir`. Paths are resolved against the repository root, not the
 # working directory (papermill and Jupyter start notebooks in different folders), and a missing
 # folder stops here with a message saying how to make it.
 
 # %%
 from helpers.paths import relative
-from helpers.runs import read_runs, read_sweep
+from helpers.comparing import read_runs, read_sweep
 
 if sweep_dir is None:
     comparison = read_runs(runs_dir)
@@ -72,7 +72,7 @@ finished, failed = comparison.finished, comparison.failed
 # A sweep's `summary.csv` has one row per run: the run's folder, the swept values, its status
 # (`ok` or `failed`) and the error of a failed one. The figures come from each finished run's
 # own files. Without a sweep, every folder under `runs_dir` with a `history.json` counts as a
-# run, and `helpers.runs.collect_metrics` computes the figures that `metrics.json` would hold
+# run, and `helpers.comparing.collect_metrics` computes the figures that `metrics.json` would hold
 # from its `history.json`, `config.json` and `samples.json`. Before anything is plotted, check
 # what must hold of every run:
 
@@ -96,7 +96,7 @@ print("every finished run has a history with finite BPC; every failed run has an
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from helpers.runs import format_table
+from helpers.comparing import format_table
 
 print(f"{len(finished)} finished, {len(failed)} failed, in {relative(comparison.source)}")
 print(f"the runs differ in: {', '.join(comparison.swept) or 'nothing recorded'}\n")
@@ -233,7 +233,7 @@ if finished:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-from helpers.runs import samples_side_by_side
+from helpers.comparing import samples_side_by_side
 
 print(samples_side_by_side(finished))
 without = [run.name for run in finished if not run.samples]

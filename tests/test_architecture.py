@@ -10,8 +10,10 @@ from helpers.paths import REPO_ROOT
 PACKAGE = REPO_ROOT / "helpers"
 LESSONS = {"original", "inspect_lstm", "exercises"}
 # Where the rest of the package imports these modules from.
-CORE = {"paths", "checks", "config", "backend", "data", "corpus", "encoding", "model", "step",
-        "evaluation", "sampling"}
+CORE = {"paths", "checks", "config", "backend", "data", "corpus", "encoding", "batches", "model",
+        "step", "evaluation", "sampling"}
+MACHINERY = {"rundir", "checkpoints", "training", "replicas", "distributed", "runs", "comparing",
+             "generate", "plots"}
 
 
 def helpers_imported_by(path: Path) -> set[str]:
@@ -77,6 +79,16 @@ def test_the_core_never_imports_the_lessons():
     offending = {module: sorted(graph[module] & LESSONS) for module in CORE
                  if graph[module] & LESSONS}
     assert not offending
+
+
+def test_every_module_has_its_layer():
+    assert set(import_graph()) == CORE | MACHINERY | LESSONS
+
+
+def test_the_core_never_imports_the_machinery():
+    graph = import_graph()
+    assert not {module: sorted(graph[module] & MACHINERY - {"rundir"}) for module in CORE
+                if graph[module] & MACHINERY - {"rundir"}}
 
 
 def test_the_settings_import_only_the_foundations():

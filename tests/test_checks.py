@@ -37,7 +37,7 @@ def test_non_negative_and_none():
 def test_every_module_asks_the_same_check():
     """The copies that were (training, encoding, sampling, model, original, inspect_lstm) now
     all give its message, bools refused everywhere."""
-    from helpers import encoding, inspect_lstm, original, sampling
+    from helpers import batches, config, encoding, inspect_lstm, original, sampling
     from helpers.config import TrainConfig
     from helpers.model import CharLSTM, FourGateLSTM
 
@@ -48,10 +48,10 @@ def test_every_module_asks_the_same_check():
          "sample_chars must be a non-negative integer"),
         (lambda: encoding.sections(np.arange(10), True, 1),
          "len_per_section must be a positive integer, got True"),
-        (lambda: encoding.batch_dataset(np.arange(100), 0, 5), "batch_size must be a positive"),
+        (lambda: batches.batch_dataset(np.arange(100), 0, 5), "batch_size must be a positive"),
         (lambda: encoding.Vocabulary.from_text("abc", min_count=0),
          "min_count must be a positive integer, got 0"),
-        (lambda: sampling.check_sampling_options(1.0, top_k=0),
+        (lambda: config.check_sampling_options(1.0, top_k=0),
          "top_k must be a positive integer or None, got 0"),
         (lambda: sampling._seed_word(-1), "seed must be a non-negative integer, got -1"),
         (lambda: CharLSTM(10, hidden_nodes=True), "hidden_nodes must be a positive integer"),

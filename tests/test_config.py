@@ -130,3 +130,11 @@ def test_a_relative_path_on_the_command_line_is_taken_from_the_current_folder(tm
         {"text_file": [str(tmp_path / "a.txt"), None]}
     assert config.paths_from_here({"text_file": str(tmp_path / "b.txt")}, here=inside) == \
         {"text_file": str(tmp_path / "b.txt")}
+
+
+def test_steps_asked_for_replace_the_presets_minutes():
+    assert config.with_preset("main", {})["time_budget"] == PRESETS["main"]["time_budget"]
+    assert "time_budget" not in config.with_preset("main", {"max_steps": 100})
+    assert "time_budget" not in config.with_preset("main", {}, leave_out=("max_steps",))
+    both = config.with_preset("main", {"max_steps": 100, "time_budget": 5})
+    assert (both["max_steps"], both["time_budget"]) == (100, 5)

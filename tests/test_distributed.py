@@ -169,7 +169,8 @@ def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, ca
     assert distributed.main(["launch", "--workers", "2", "--log-dir", str(tmp_path), "--preset",
                              "main", "-p", "max_steps", "30", "-p", "batch_size", "8"]) == 0
     [configs] = started
-    assert configs == [{**TrainConfig().to_json(), **PRESETS["main"], "max_steps": 30,
+    by_steps = {k: v for k, v in PRESETS["main"].items() if k != "time_budget"}
+    assert configs == [{**TrainConfig().to_json(), **by_steps, "max_steps": 30,
                         "warmup_steps": 2, "batch_size": 8}] * 2
     assert distributed.main(["launch", "-p", "batch_size", "0"]) == 2
     assert distributed.main(["launch", "--workers", "0"]) == 2

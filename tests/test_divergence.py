@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import tiny
 
-from helpers import rundir, runs
+from helpers import comparing, rundir
 from helpers.backend import tf
 from helpers.checkpoints import DamagedCheckpointError, checkpoint_problem, load_run
 from helpers.config import check_sampling_options
@@ -59,7 +59,7 @@ def test_a_diverged_run_is_listed_as_failed_and_the_rest_compared(tmp_path):
     with pytest.raises(TrainingDiverged):
         train(tiny(runs_dir, "diverged", max_steps=20, learning_rate=1e30),
               progress=False, verbose=False)
-    comparison = runs.read_runs(runs_dir)
+    comparison = comparing.read_runs(runs_dir)
     assert [run.name for run in comparison.finished] == ["good"]
     [failed] = comparison.failed
     assert failed.name == "diverged" and "training diverged at step" in failed.error
@@ -98,7 +98,7 @@ def test_history_rows_that_are_not_rows_are_named(tmp_path, rows, message):
     with pytest.raises(DamagedFileError, match=f"history.json is damaged: {re.escape(message)}"):
         rundir.read_history(tmp_path)
     with pytest.raises(DamagedFileError, match="history.json is damaged"):
-        runs.collect_metrics(tmp_path)
+        comparing.collect_metrics(tmp_path)
 
 
 @pytest.mark.parametrize("temperature", [1e300, float("inf"), 3.5e38])

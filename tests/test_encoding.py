@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from helpers import encoding
+from helpers.batches import batch_dataset
 from helpers.encoding import (
     UNKNOWN_CHAR,
     UNKNOWN_ID,
     UnknownCharactersWarning,
     Vocabulary,
-    batch_dataset,
     sections,
 )
 

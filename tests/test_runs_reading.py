@@ -1,4 +1,4 @@
-"""Reading runs back for notebook 06 (helpers.runs.read_sweep / read_runs), on hand-made folders.
+"""Reading runs back for notebook 06 (helpers.comparing: read_sweep, read_runs), on made folders.
 
 Fast: no TensorFlow, no papermill. The real sweep, whose files these mimic, is in test_runs.py.
 """
@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from helpers import runs
+from helpers import comparing
 
 
 def _history(*valid):
@@ -31,7 +31,7 @@ def test_read_runs_finds_what_the_runs_differ_in(tmp_path):
     _run(tmp_path / "a", {"hidden_nodes": 64, "seed": 0, "output_dir": "x"}, [3.0, 2.5], "abc")
     _run(tmp_path / "b", {"hidden_nodes": 128, "seed": 0, "output_dir": "y"}, [2.8])
     (tmp_path / "c").mkdir()  # started, never logged
-    comparison = runs.read_runs(tmp_path)
+    comparison = comparing.read_runs(tmp_path)
     assert [r.name for r in comparison.finished] == ["a", "b"]
     assert [r.name for r in comparison.failed] == ["c"]
     assert "first log" in comparison.failed[0].error
@@ -58,18 +58,18 @@ def test_read_sweep_follows_summary_csv(tmp_path):
                          "error": "", "steps": "100"})
         writer.writerow({"run": "max_steps=300", "max_steps": "300", "status": "failed",
                          "error": "ValueError: boom", "steps": ""})
-    comparison = runs.read_sweep(tmp_path)
+    comparison = comparing.read_sweep(tmp_path)
     assert comparison.swept == ["max_steps"]
     assert [(r.name, r.status) for r in comparison.runs] == [
         ("max_steps=100", "ok"), ("max_steps=300", "failed")]
     assert comparison.failed[0].error == "ValueError: boom"
     assert "30.0" in comparison.table().splitlines()[2]  # wall time from metrics.json
-    text = runs.samples_side_by_side(comparison.finished)
+    text = comparing.samples_side_by_side(comparison.finished)
     assert text.startswith("prompt: 'I plan'") and "xyz" in text and "temperature 0.8" in text
     (tmp_path / "max_steps=100" / "samples.json").write_text(json.dumps({
         "prompt": "I plan", "step": 100,
         "samples": [{"text": "a 1 @,@ 000 @-@ ton ship ( 24 in ) .", "temperature": 0.8}]}))
-    shown = runs.samples_side_by_side(runs.read_sweep(tmp_path).finished)
+    shown = comparing.samples_side_by_side(comparing.read_sweep(tmp_path).finished)
     assert "a 1,000-ton ship (24 in)." in shown  # shown readable
 
 
@@ -77,18 +77,18 @@ def test_an_ok_run_without_metrics_is_an_error(tmp_path):
     _run(tmp_path / "r", {}, [3.0])
     (tmp_path / "summary.csv").write_text("run,status,error\nr,ok,\n")
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
-        runs.read_sweep(tmp_path)
+        comparing.read_sweep(tmp_path)
 
 
 def test_missing_folders_say_how_to_make_them(tmp_path):
     with pytest.raises(FileNotFoundError, match="A sweep creates it"):
-        runs.read_sweep(tmp_path / "nope")
+        comparing.read_sweep(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match="has no summary.csv"):
-        runs.read_sweep(tmp_path)
+        comparing.read_sweep(tmp_path)
     with pytest.raises(FileNotFoundError, match="holds no runs yet"):
-        runs.read_runs(tmp_path)
+        comparing.read_runs(tmp_path)
     with pytest.raises(TypeError, match="folder path"):
-        runs.read_runs(3)
+        comparing.read_runs(3)
 
 
 def test_samples_in_columns_wrap_and_label_each_run(tmp_path):
@@ -97,7 +97,7 @@ def test_samples_in_columns_wrap_and_label_each_run(tmp_path):
         samples = json.loads((folder / "samples.json").read_text())
         samples["prompt"] = prompt
         (folder / "samples.json").write_text(json.dumps(samples))
-    text = runs.samples_side_by_side(runs.read_runs(tmp_path).finished, width=61)
+    text = comparing.samples_side_by_side(comparing.read_runs(tmp_path).finished, width=61)
     lines = text.splitlines()
     assert not text.startswith("prompt:")  # prompts differ: each column shows its own
     assert lines[0].split("|")[0].strip() == "a" and lines[0].split("|")[1].strip() == "b"

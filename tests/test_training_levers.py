@@ -6,9 +6,9 @@ import pytest
 from conftest import tiny, without_timings
 
 from helpers.backend import tf
+from helpers.batches import stream_dataset
 from helpers.checkpoints import load_run
 from helpers.config import TrainConfig
-from helpers.encoding import stream_dataset
 from helpers.evaluation import make_carried_evaluator, make_evaluator, validation_windows
 from helpers.step import build_optimizer, learning_rate_schedule
 from helpers.training import train
