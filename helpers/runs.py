@@ -217,6 +217,16 @@ def _keep_failed(running: Path, failed: Path) -> None:
         os.replace(running, failed)
 
 
+def check_parameters(training: dict, sampling: dict) -> None:
+    """Both notebooks' parameters checked as their notebooks will, before either runs: a
+    mistyped sampling setting is not found only after the training it follows."""
+    trainconfig = field_types(TrainConfig)
+    TrainConfig.from_parameters({k: v for k, v in training.items() if k in trainconfig}) \
+        .validate()
+    LessonSwitches(**{k: v for k, v in training.items() if k not in trainconfig}).validate()
+    SamplingSettings(**sampling).validate()
+
+
 def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
     """``(saved step, max_steps)`` if ``run_dir`` is trained to ``max_steps`` or more; else None.
 
@@ -242,8 +252,9 @@ def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
 def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dict:
     """Train and sample into ``run_dir``; return its metrics (also written as metrics.json)."""
     training, sampling = split_parameters(parameters)
-    run_dir.mkdir(parents=True, exist_ok=True)
     rel = relative(run_dir)
+    check_parameters(training, {**sampling, "run_dir": rel})
+    run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     trained = already_trained(run_dir, training)
     if trained is not None:

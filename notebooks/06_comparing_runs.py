@@ -55,8 +55,8 @@ runs_dir = "outputs/runs"  # read when sweep_dir is None: every run directory in
 # folder stops here with a message saying how to make it.
 
 # %%
-from helpers.paths import relative
 from helpers.comparing import read_runs, read_sweep
+from helpers.paths import relative
 
 if sweep_dir is None:
     comparison = read_runs(runs_dir)

@@ -464,17 +464,26 @@ def test_a_failed_rerun_never_replaces_the_executed_notebooks_of_a_good_one(fini
                                                                          outputs):
     kept = ("04_training.ipynb", "05_sampling.ipynb", "metrics.json")
     before = contents(finished_main, *kept)
-    # 04 fails: its parameters cell refuses the learning rate.
-    training = run_main(outputs, "good", "-p", "max_steps", "150", "-p", "learning_rate", "-1")
+    # 04 fails as it trains: no batch of that size fits the text.
+    training = run_main(outputs, "good", "-p", "max_steps", "150", "-p", "batch_size", "100000")
     assert training.code == 1
     assert "04_training.ipynb failed in cell" in training.err
     assert "good/04_training.failed.ipynb)" in training.err
     [error] = errors_in(finished_main / "04_training.failed.ipynb")
-    assert error.ename == "ValueError" and "learning_rate" in error.evalue
-    # 05 fails (04 is skipped: the run is already trained to step 100).
-    sampling = run_main(outputs, "good", "-p", "max_steps", "100", "-p", "temperature", "-1")
-    assert sampling.code == 1
-    assert "good/05_sampling.failed.ipynb)" in sampling.err
+    assert error.ename == "ValueError" and "batch_size=100,000" in error.evalue
+    assert contents(finished_main, *kept) == before
+
+
+def test_both_notebooks_parameters_are_checked_before_either_runs(finished_main, outputs):
+    kept = ("04_training.ipynb", "05_sampling.ipynb", "metrics.json", "history.json")
+    before = contents(finished_main, *kept)
+    for name, value, message in (("temperature", "-1", "temperature must be 0 (greedy) or "
+                                                       "positive, got -1.0"),
+                                 ("learning_rate", "-1", "learning_rate must be a positive"),
+                                 ("num_chars", "0", "num_chars must be a positive integer")):
+        done = run_main(outputs, "good", "-p", "max_steps", "150", "-p", name, value)
+        assert done.code == 1 and message in done.err and "Traceback" not in done.err
+        assert "training:" not in done.out  # refused before 04 ran
     assert contents(finished_main, *kept) == before
     assert not list(finished_main.glob(".*.running.ipynb"))
 
