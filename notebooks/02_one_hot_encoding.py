@@ -193,9 +193,11 @@ assert np.array_equal(scored, ids[1:ORIGINAL.len_per_section + 1])  # the text, 
 # %% [markdown]
 # ## What its dense arrays would cost
 #
-# Before training, the original turned all sections into one dense one-hot array `X` and all
-# labels into another, `y`. `X` was made with NumPy's default integer type (8 bytes on 64-bit
-# Linux and macOS), `y` with `np.zeros`' default, float64 (8 bytes). And `X` is shaped
+# To train on them, the original turned all sections into one dense one-hot array `X` and all
+# labels into another, `y` (as published, that cell, `In [31]`, is numbered after the training
+# cell that uses `X`, `In [21]`). `X` was made with NumPy's default integer type (8 bytes on
+# 64-bit Linux and macOS; 4 on Windows with the NumPy of its time), `y` with `np.zeros`'
+# default, float64 (8 bytes). The figures below take the 8 bytes. And `X` is shaped
 # (sections, vocabulary, vocabulary): its time axis is sized by the **vocabulary**, not by the
 # section length. That only worked because its sections (174 characters) happened to be as
 # long as its vocabulary was large (174 characters).
@@ -226,10 +228,11 @@ for name, cost in costs.items():
 assert costs["on wiki.test.raw as published"].sections == len(windows)
 
 # %% [markdown]
-# About 70 GB on its own figures, about 347 GB for the test split as published: more memory
-# than most machines have, to hold zeros. On the published text the arrays would not even be
-# usable: with 259 distinct characters, `X`'s time axis has 259 rows where the graph expects
-# 174. Our ids, and the sections as views over them:
+# About 70 GB on its own figures, about 347 GB for the test split as published, with 8-byte
+# integers (on Windows then, `X` would take half as much): more memory than most machines
+# have, to hold zeros. On the published text the arrays would not even be usable: with 259
+# distinct characters, `X`'s time axis has 259 rows where the graph expects 174. Our ids, and
+# the sections as views over them:
 
 # %%
 published = costs["on wiki.test.raw as published"]
@@ -283,8 +286,8 @@ print(f"{n_windows:,} windows of 101 ids -> {n_windows // 64} batches of 64 per 
 # - One-hot vectors are a way of *thinking* about the input; the original materialised them for
 #   every section, in an array shaped (sections, vocabulary, vocabulary): about 70 GB on its
 #   own figures, about 347 GB for the test split as published (where the shapes no longer fit
-#   its graph). We keep 4 bytes per character and cut windows as views and batches of ids on
-#   the fly.
+#   its graph), with NumPy's 8-byte integers of Linux and macOS. We keep 4 bytes per
+#   character and cut windows as views and batches of ids on the fly.
 #
 # Next, **03** opens the LSTM that reads these ids.
 
