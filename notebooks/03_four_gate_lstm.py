@@ -16,6 +16,12 @@
 #
 # $$h_t = \tanh(x_t W + h_{t-1} U + b)$$
 #
+# The original tutorial says such a network looks one step back in time. It reads only
+# $h_{t-1}$, but $h_{t-1}$ was computed from $h_{t-2}$, and so on: $h_t$ depends on every
+# character before it (in the original's graph, every earlier one of its 174-character
+# section, which starts from a zero state). What it can see is not the limit; what it can
+# learn is.
+#
 # To learn that a character $k$ steps back matters, training needs the gradient of the loss
 # with respect to $h_{t-k}$. By the chain rule it passes back through every step in between,
 # and each step multiplies it by the same kind of matrix:
@@ -718,7 +724,8 @@ assert keras_model.count_params() == model.count_params()
 #   TensorFlow's own gradient.
 # - The original wrote the same gates as eight matrices and four biases; with a `tanh`
 #   candidate its port computes exactly what `FourGateLSTM` computes. Its weights start from a
-#   truncated normal of mean -0.1, so at 1,024 units its gates close on every second step.
+#   truncated normal of mean -0.1, so at 1,024 units and those initial weights the port's gates
+#   close on every second step.
 # - The candidate memory `g` needs `tanh`: with the original's sigmoid nothing written is ever
 #   negative, the memory can only grow (or decay towards zero) and the outputs are never
 #   negative.
