@@ -269,9 +269,9 @@ print(f"{len(progression)} samples, one per measurement")
 # the log of the probability the model gave to the character that came, and a model that is
 # confidently wrong gives that character almost nothing: a probability of one in a thousand
 # costs 10 bits, one in a billion 30, and one in 10^55 about 183 bits. Softmax turns scores into
-# probabilities exponentially, so when the weights grow without control (as the original's do
-# below, under SGD at rate 10) the scores spread over hundreds, and the probability of the wrong
-# guesses' alternatives falls to numbers like these.
+# probabilities exponentially, so when the weights grow without control (as they do below in
+# one variant of the original's port, under SGD at rate 10) the scores spread over hundreds,
+# and the probability of the wrong guesses' alternatives falls to numbers like these.
 
 # %%
 import math
@@ -407,8 +407,8 @@ print(f"original: ~{step_s:,.0f} s per step at best, ~{step_s * ORIGINAL.max_ste
 print(f"ours:     ~{ours_flops / flops_per_s:,.2f} s per step at best")
 
 # %% [markdown]
-# That is the compute alone. Its input arrays did not fit in memory either (notebook 02), and
-# its author wrote that the laptop kept crashing.
+# That is the compute alone. Its input arrays, as published, would take about 70 GB with 8-byte
+# integers (notebook 02), and its author wrote that the laptop kept crashing.
 
 # %% [markdown]
 # ### Which text it read
@@ -534,8 +534,9 @@ if original_runs:
 # - **The sigmoid candidate** is a real bug (notebook 03: it can only add to the memory), but
 #   fixing it *alone* did not help in this run: with SGD at 10 and no clipping, the tanh
 #   candidate's loss blew up, far above blind guessing (the section on unbounded losses above
-#   says how a loss gets there). That is what one seed shows, not a law; a fix that is right in principle may need the other
-#   fixes with it, which is why our model changes them together.
+#   says how a loss gets there). That is what one run, with one seed (`seed`, 0 here), shows,
+#   not a law. A fix that is right in principle may need the other fixes with it, which is why
+#   our model changes them together.
 # - The original printed 3.21 nats at step 90, that is 3.21 / ln 2 = 4.63 bits, the loss of one
 #   training batch. The fair comparison for it is our *training* BPC above, not the validation
 #   BPC.
