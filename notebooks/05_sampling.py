@@ -115,7 +115,7 @@ assert set(stuck) == {run.vocabulary.decode([last_id])}
 # In the original the last id is whatever character `list(set(text))` happened to put last in
 # that session, but it is one character all the same. The two samples the original printed,
 # runs of letters and punctuation like keys hit on a keyboard, are not one character repeated:
-# **they cannot have come from its code.**
+# **they cannot have come from its code as published.**
 #
 # ## Checking the sampler against the distribution
 #
@@ -223,7 +223,8 @@ assert unsure_probs[filters["top_p = 0.9"] > 0].sum() >= 0.9
 #
 # That is what the original's generation code needed: a test graph at batch size 1 that keeps
 # its state between calls (its names were `test_data`, `test_prediction` and
-# `reset_test_state`). It used them, but never defined them, so its generation could not run.
+# `reset_test_state`). It used them, but its published cells never define them, so as
+# published its generation could not run.
 # Here is the loop in Python, from `helpers.sampling`:
 
 # %%
