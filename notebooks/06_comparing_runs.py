@@ -2,10 +2,10 @@
 # # 06 · Comparing runs
 #
 # Does a wider model learn faster, and is it worth its slower steps? The original tutorial's
-# author compared settings the manual way: train 100 iterations, then edit the number to 300,
-# run everything again, and judge the two generated samples by eye (for the 300-iteration run
-# it showed a sample and no loss at all). Every extra setting to try meant another edit,
-# another wait and another printout to keep track of.
+# author compared settings the manual way: train 100 iterations, run the code again with 300,
+# and set the two generated samples one after the other, to be judged by eye (for the
+# 300-iteration run it showed a sample and no loss at all). Every extra setting to try meant
+# another edit, another wait and another printout to keep track of.
 #
 # A **sweep** makes that one command. The comparison stored in this notebook is of three runs
 # that differ in one setting only, the number of LSTM units, 64, 128 and 256, each trained 400
