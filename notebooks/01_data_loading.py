@@ -50,7 +50,7 @@ print("published SHA-256 of wiki.test.raw:", SHA256["test"])
 # Like the original tutorial we train on `wiki.test.raw` (about 1.3 MB; the train split is about
 # eight times larger). Training on the **test** split was a methodological error in the
 # original: the test split exists to measure, once and at the end, a model that has never seen
-# it, and the original had no validation data at all, so every figure it printed is a loss on
+# it, and the original had no validation data at all, so every loss it printed is a loss on
 # text it was training on. We keep its training text so that our numbers can be set beside
 # the original's, and measure on the validation split, `wiki.valid.raw`, which we never train on.
 # `load_split` returns the exact text, line endings included.
@@ -113,7 +113,8 @@ print(f"{len(ascii_chars)} of them ASCII: {ascii_chars!r}")
 # checked before loading it. Nor is its text simply the start of ours: our first 580,441
 # characters hold a different number of distinct characters. The tutorial says nothing more
 # about its file, so **we cannot reproduce its figures**; we use ours, and show both
-# (`helpers.original` holds every number the original printed):
+# (`helpers.original` holds the figures the original printed: its text's length, its number of
+# distinct characters and its losses):
 
 # %%
 from helpers.original import PRINTED_LETTERS, PRINTED_TEXT_LENGTH
