@@ -240,7 +240,8 @@ def main():
         ("matmul peak (2048^3, float32)", f"{peak / 1e9:,.1f} GFLOP/s"),
         ("our training step", f"{achieved / 1e9:,.1f} GFLOP/s = {achieved / peak:.0%} of peak"),
         *sampling_rows(sampling),
-        (f"peak RSS, default training run ({args.memory_steps} steps)", f"{memory:,.0f} MB"),
+        (f"peak RSS, TrainConfig()'s run (256 units, {args.memory_steps} steps)",
+         f"{memory:,.0f} MiB"),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -223,21 +223,21 @@ def section(results: dict, size_mb: float, batch_size: int, len_per_section: int
         ("first batch", lambda v: f"{v['stages']['first_batch_s']:.2f} s"),
         ("setup in all, load to first batch", lambda v: f"{v['stages']['total_s']:.1f} s"),
         ("peak memory after importing TensorFlow",
-         lambda v: f"{v['stages']['after_import_mb']:,.0f} MB"),
-        ("peak memory, load to first batch", lambda v: f"{v['stages']['peak_mb']:,.0f} MB"),
+         lambda v: f"{v['stages']['after_import_mb']:,.0f} MiB"),
+        ("peak memory, load to first batch", lambda v: f"{v['stages']['peak_mb']:,.0f} MiB"),
         ("bytes per character over TensorFlow's own",
          lambda v: f"{_per_char(v['stages'], v['file']):.1f}"),
         ("`train()`, one step of the default model: wall time",
          lambda v: f"{v['train']['total_s']:.1f} s"),
         ("`train()`, one step of the default model: peak memory",
-         lambda v: f"{v['train']['peak_mb']:,.0f} MB"),
+         lambda v: f"{v['train']['peak_mb']:,.0f} MiB"),
     ]
     if all("before" in results["by_variant"][v] for v in results["variants"]):
         rev = results["before_rev"]
         rows += [
             (f"before (`{rev}`): setup, load to first batch",
              lambda v: f"{v['before']['total_s']:.1f} s"),
-            (f"before (`{rev}`): peak memory", lambda v: f"{v['before']['peak_mb']:,.0f} MB"),
+            (f"before (`{rev}`): peak memory", lambda v: f"{v['before']['peak_mb']:,.0f} MiB"),
             (f"before (`{rev}`): bytes per character over TensorFlow's own",
              lambda v: f"{_per_char(v['before'], v['file']):.1f}"),
         ]

@@ -102,10 +102,27 @@ def _restore(checkpoint, prefix: Path, partial: bool) -> None:
             status.expect_partial()
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as exc:
+        vocab_size = getattr(checkpoint, "model", None) and checkpoint.model.vocab_size
+        saved = _saved_vocabulary_size(prefix)
+        if vocab_size and saved and saved != vocab_size:
+            raise ValueError(f"{relative(prefix)} was trained with {saved} character ids, but "
+                             f"the vocabulary it is loaded with has {vocab_size}: was "
+                             f"{rundir.VOCABULARY} changed by hand?") from None
         lines = str(exc).strip().splitlines()
         raise ValueError(f"{relative(prefix)} does not fit this model ("
                          f"{lines[0] if lines else type(exc).__name__}); was config.json "
                          "changed by hand?") from None
+
+
+def _saved_vocabulary_size(prefix: Path) -> int | None:
+    """How many ids the checkpoint's output layer scores (the length of its logits' bias)."""
+    try:
+        shapes = tf.train.load_checkpoint(str(prefix)).get_variable_to_shape_map()
+    except Exception:  # unreadable: the caller's own message stands
+        return None
+    sizes = [shape[0] for name, shape in shapes.items()
+             if "logits" in name and "bias" in name and "OPTIMIZER" not in name and shape]
+    return sizes[0] if sizes else None
 
 
 def remove_unfinished_saves(checkpoint_dir: Path) -> None:
@@ -158,8 +175,7 @@ def load_run(run_dir) -> TrainedRun:
     """
     run_dir = resolve_run_dir(run_dir)
     needed = [run_dir / rundir.CONFIG, run_dir / rundir.VOCABULARY]
-    if not all(p.exists() for p in needed) or \
-            not rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS):
+    if not rundir.holds_trained_model(run_dir):
         raise NoTrainedModelError(
             f"{relative(run_dir)} holds no trained model (it needs config.json, "
             "vocabulary.json and a checkpoint). Train first: run notebooks/04_training.ipynb "

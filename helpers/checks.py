@@ -6,6 +6,7 @@ Light on purpose (no NumPy, no TensorFlow), so that any module can import it.
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import sys
@@ -28,6 +29,22 @@ def check_int(name: str, value, minimum: int = 1, none_ok: bool = False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         kind = _KINDS[minimum] + (" or None" if none_ok else "")
         raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return value
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False, none_ok: bool = False,
+                 must: str):
+    """``value`` if it is a finite number within the bounds (``low_open``/``high_open``: the
+    bound itself excluded); else a ``ValueError``: "NAME must MUST, got VALUE". Booleans are not
+    numbers here; ``none_ok``: None passes."""
+    if none_ok and value is None:
+        return value
+    number = not isinstance(value, bool) and isinstance(value, numbers.Real) \
+        and math.isfinite(value)
+    if not number or (low is not None and (value < low or (low_open and value == low))) \
+            or (high is not None and (value > high or (high_open and value == high))):
+        raise ValueError(f"{name} must {must}, got {value!r}")
     return value
 
 

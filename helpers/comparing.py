@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import rundir
+from helpers.config import resolve_from_root
 from helpers.encoding import detokenize
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import relative
 
 
 def _mean(values: list) -> float | None:
@@ -125,8 +126,7 @@ def _resolve_folder(name: str, value) -> Path:
     if not isinstance(value, (str, Path)) or not str(value):
         raise TypeError(f"{name} must be a folder path relative to the repository root, "
                         f"got {value!r}")
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return resolve_from_root(value)
 
 
 def read_sweep(sweep_dir) -> Comparison:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import numbers
 import os
 import types
@@ -26,7 +25,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.checks import check_int
+from helpers.checks import check_int, check_number
 from helpers.paths import REPO_ROOT, check_regular_file, relative
 
 SPLITS = ("train", "valid", "test")  # WikiText-2's
@@ -118,33 +117,20 @@ class TrainConfig:
         if self.carry_state and self.skip is not None:
             raise ValueError("skip must be None with carry_state=True: each row reads its "
                              "stream section after section, with nothing skipped or repeated")
-        value = self.weight_decay
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
-                or not math.isfinite(value):
-            raise ValueError(f"weight_decay must be a number >= 0, got {value!r}")
+        check_number("weight_decay", self.weight_decay, 0, must="be a number >= 0")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))
-        if self.time_budget is not None and (
-                isinstance(self.time_budget, bool)
-                or not isinstance(self.time_budget, (int, float))
-                or not math.isfinite(self.time_budget) or self.time_budget <= 0):
-            raise ValueError(f"time_budget must be a positive number of minutes or None, got "
-                             f"{self.time_budget!r}")
+        check_number("time_budget", self.time_budget, 0, low_open=True, none_ok=True,
+                     must="be a positive number of minutes or None")
         for name in ("learning_rate", "clip_norm"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-                    or not math.isfinite(value):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            check_number(name, getattr(self, name), 0, low_open=True, must="be a positive number")
         if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) \
                 or not 0 <= self.seed < 2**32:
             # NumPy's global seed, which Keras sets, must fit in 32 bits.
             raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
         for name in ("dropout", "recurrent_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not 0 <= value < 1:
-                raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+            check_number(name, getattr(self, name), 0, 1, high_open=True, must="lie in [0, 1)")
         if self.recurrent_dropout and self.cell != "four_gate":
             raise ValueError("recurrent_dropout needs cell='four_gate' (it drops weights of our "
                              f"recurrent kernel), got cell={self.cell!r}")
@@ -191,9 +177,8 @@ class TrainConfig:
 
 def _validate_text_file(config: TrainConfig) -> None:
     """text_file names an existing file (load_corpus's message if not); valid_fraction fits."""
-    value = config.valid_fraction
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, got {value!r}")
+    check_number("valid_fraction", config.valid_fraction, 0, 1, low_open=True, high_open=True,
+                 must="lie strictly between 0 and 1")
     if config.text_file is None:
         return
     if not isinstance(config.text_file, (str, os.PathLike)) or not str(config.text_file):
@@ -251,17 +236,14 @@ def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
 
 def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:
     """``ValueError`` naming the option for values that make no sense."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be 0 (greedy) or positive, got {temperature!r}")
+    check_number("temperature", temperature, 0, must="be 0 (greedy) or positive")
     if temperature > FLOAT32_MAX:
         # The sampler divides float32 logits by it: beyond float32 it becomes infinity.
         raise ValueError(f"temperature must be at most {FLOAT32_MAX:.4g}, the largest float32, "
                          f"got {temperature!r}")
     check_int("top_k", top_k, none_ok=True)
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                              or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p!r}")
+    check_number("top_p", top_p, 0, 1, low_open=True, none_ok=True,
+                 must="lie in (0, 1] or be None")
 
 
 def check_prompt(prompt, name: str = "prompt") -> str:

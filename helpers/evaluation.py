@@ -35,9 +35,12 @@ def summed_nats(targets, logits):
 
 def make_evaluator(model, inputs: np.ndarray, targets: np.ndarray, batch_size: int = 256):
     """A function returning the model's BPC on a fixed set of windows."""
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size).cache()
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (inputs.astype(np.int32), targets.astype(np.int32))).batch(batch_size).cache()
+    # One trace for every batch, the last and smaller one included.
+    windows = tf.TensorSpec([None, inputs.shape[1]], tf.int32)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[windows, windows])
     def batch_nats(x, y):
         return summed_nats(y, model(x, training=False))
 

@@ -29,11 +29,6 @@ MAX_SAMPLES = 10_000
 MAX_CHARS = 10_000_000
 
 
-def _is_trained(run_dir: Path) -> bool:
-    return (run_dir / rundir.CONFIG).is_file() and (run_dir / rundir.VOCABULARY).is_file() \
-        and bool(rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS))
-
-
 def default_run_dir(outputs: Path | None = None) -> tuple[Path, str]:
     """The run to sample from when none is named, and why that one.
 
@@ -43,9 +38,9 @@ def default_run_dir(outputs: Path | None = None) -> tuple[Path, str]:
 
     runs = Path(outputs or OUTPUTS) / "runs"
     main = runs / MAIN_RUN
-    if _is_trained(main):
+    if rundir.holds_trained_model(main):
         return main, "the main job's run"
-    trained = [d for d in sorted(runs.iterdir()) if d.is_dir() and _is_trained(d)] \
+    trained = [d for d in sorted(runs.iterdir()) if d.is_dir() and rundir.holds_trained_model(d)] \
         if runs.is_dir() else []
     if not trained:
         raise NoTrainedModelError(

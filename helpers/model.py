@@ -19,16 +19,14 @@ The weights are stored like Keras's ``LSTMCell`` (``kernel (input_dim, 4H)``,
 from __future__ import annotations
 
 from helpers.backend import keras, tf
-from helpers.checks import check_int
+from helpers.checks import check_int, check_number
 from helpers.config import CELLS, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow
-# with the length. An unrolled graph costs time and memory per time step to build: measured
-# on 2 cores with a 16-unit model, 500 steps took 22 s and 1.0 GB before the first training
-# step, 1,000 steps 38 s and 1.4 GB, 2,000 steps 143 s and 2.1 GB, while the loop starts
-# 4,000 steps in 6 s and 0.75 GB. The loop trains about 1.5-2x slower per character (at 256
-# units and batches of 64: 32,000 characters/s against 46,000-69,000 unrolled).
+# with the length. An unrolled graph costs time and memory per time step to build, which grows
+# past what a laptop has at a few thousand steps, while the loop's start does not grow; the
+# loop trains more slowly per character.
 UNROLL_LIMIT = 500
 
 
@@ -45,8 +43,8 @@ class FourGateLSTM(keras.layers.Layer):
                  recurrent_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_int("units", units)
-        if not 0.0 <= recurrent_dropout < 1.0:
-            raise ValueError(f"recurrent_dropout must lie in [0, 1), got {recurrent_dropout!r}")
+        check_number("recurrent_dropout", recurrent_dropout, 0, 1, high_open=True,
+                     must="lie in [0, 1)")
         self.units = units
         self.recurrent_dropout = recurrent_dropout
         # Its own random stream, seeded from Keras's global seed, as keras.layers.Dropout's.
@@ -238,8 +236,7 @@ class CharLSTM(keras.Model):
         for name, value in (("vocab_size", vocab_size), ("hidden_nodes", hidden_nodes),
                             ("num_layers", num_layers)):
             check_int(name, value)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        check_number("dropout", dropout, 0, 1, high_open=True, must="lie in [0, 1)")
         if recurrent_dropout and cell != "four_gate":
             raise ValueError("recurrent_dropout (dropped recurrent weights) needs "
                              f"cell='four_gate', got cell={cell!r}")

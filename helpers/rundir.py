@@ -190,6 +190,14 @@ def write_samples(run_dir: Path, record: dict, text: str) -> None:
     write_text(Path(run_dir) / SAMPLES_TEXT, text, RUN_FOLDER)
 
 
+def holds_trained_model(run_dir: Path) -> bool:
+    """Whether ``run_dir`` has what a trained model needs: its config, its vocabulary and at
+    least one checkpoint (which may still turn out damaged when read)."""
+    run_dir = Path(run_dir)
+    return (run_dir / CONFIG).is_file() and (run_dir / VOCABULARY).is_file() \
+        and bool(checkpoint_files(run_dir / CHECKPOINTS))
+
+
 def read_plan(run_dir: Path) -> dict | None:
     """The steps a ``time_budget`` run fixed (``helpers.budget``), or None."""
     return _read(run_dir, PLAN, dict)

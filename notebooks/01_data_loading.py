@@ -231,14 +231,12 @@ for marker in ("@-@", "@,@", "@.@"):
 
 
 # %% [markdown]
-# To show generated text to a person, undo the markers (and, if you like, the spaces before
-# punctuation):
+# To show generated text to a person, undo the markers and the spaces around punctuation:
+# `helpers.encoding.detokenize` does it for every sample the later notebooks print (the raw
+# form is what the model reads and writes).
 
 # %%
-def detokenize(s):
-    s = re.sub(r" @(.)@ ", r"\1", s)
-    return re.sub(r" ([,.;:)'])", r"\1", s)
-
+from helpers.encoding import detokenize
 
 sample = text[text.index("He had a guest"):][:120]
 print(sample)

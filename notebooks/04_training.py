@@ -169,7 +169,9 @@ import math
 
 from helpers.checkpoints import load_run
 
-untrained, vocabulary = history[0], load_run(config.run_dir).vocabulary
+run = load_run(config.run_dir)
+config = run.config  # as trained: with a time_budget, max_steps is the number of steps that fit
+untrained, vocabulary = history[0], run.vocabulary
 uniform = math.log2(len(vocabulary))
 assert untrained["step"] == 0
 assert abs(untrained["valid_bpc"] - uniform) < 0.5, (untrained["valid_bpc"], uniform)

@@ -12,8 +12,8 @@ LESSONS = {"original", "inspect_lstm", "exercises"}
 # Where the rest of the package imports these modules from.
 CORE = {"paths", "checks", "config", "backend", "data", "corpus", "encoding", "batches", "model",
         "step", "evaluation", "sampling"}
-MACHINERY = {"rundir", "checkpoints", "training", "replicas", "distributed", "runs", "comparing",
-             "generate", "plots"}
+MACHINERY = {"rundir", "checkpoints", "training", "budget", "replicas", "distributed", "runs",
+             "comparing", "generate", "plots"}
 
 
 def helpers_imported_by(path: Path) -> set[str]:

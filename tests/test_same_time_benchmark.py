@@ -1,7 +1,6 @@
 """benchmarks/same_time.py: its settings, its stopwatch and its section of RESULTS.md (the
 measurement itself is a benchmark run, not a unit test)."""
 
-import time
 
 from conftest import load_script
 
@@ -36,8 +35,10 @@ def test_our_seconds_leave_out_the_final_validation_as_the_tutorials_do():
     assert abs(same_time.training_seconds(last, 6_400) - 176.6) < 1e-9
 
 
-def test_fit_stops_once_the_seconds_have_passed():
+def test_fit_stops_once_the_seconds_have_passed(monkeypatch):
     same_time = load_script("same_time")
+    clock = iter(0.01 * n for n in range(1000))  # a batch takes 10 ms of this clock
+    monkeypatch.setattr(same_time.time, "perf_counter", lambda: next(clock))
 
     class Model:
         stop_training = False
@@ -46,11 +47,12 @@ def test_fit_stops_once_the_seconds_have_passed():
     stop.set_model(Model())
     for batch in range(1000):
         stop.on_train_batch_begin(batch)
-        time.sleep(0.01)
         stop.on_train_batch_end(batch)
         if stop.model.stop_training:
             break
-    assert stop.model.stop_training and 0.05 <= stop.elapsed < 0.5 and 3 <= stop.steps < 50
+    # Started at 0.00 (first begin); the ends read 0.01, 0.02, ...: the fifth reaches 0.05.
+    assert stop.model.stop_training and stop.steps == 5
+    assert abs(stop.elapsed - 0.05) < 1e-9
 
 
 def test_the_section_states_difference_and_ratio(tmp_path, monkeypatch):

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from conftest import TINY_TRAINING, tiny, without_timings
 
+from helpers import corpus
 from helpers.backend import tf
 from helpers.checkpoints import NoTrainedModelError, load_run
 from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
+from helpers.evaluation import make_evaluator, validation_windows
 from helpers.paths import REPO_ROOT
 from helpers.training import train
 
@@ -38,12 +40,15 @@ def test_run_directory_holds_everything_to_continue(tmp_path):
 
 def test_loaded_model_has_the_trained_weights(tmp_path):
     config = tiny(tmp_path, max_steps=5, save_every=5)
-    train(config, progress=False, verbose=False)
+    history = train(config, progress=False, verbose=False)
     run = load_run(tmp_path / "run")
-    fresh = load_run(tmp_path / "run")
     assert run.step == 5
-    for a, b in zip(run.model.get_weights(), fresh.model.get_weights(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    # The loaded model scores the validation text exactly as the trained one did at its last
+    # measurement, and not as the untrained one did.
+    valid_ids = corpus.load_training_data(config).valid_ids.astype(np.int32)
+    bpc = make_evaluator(run.model, *validation_windows(valid_ids, config.len_per_section))()
+    assert bpc == pytest.approx(history[-1]["valid_bpc"], rel=1e-6)
+    assert bpc != pytest.approx(history[0]["valid_bpc"], rel=1e-3)
     # Every variable of the model is in the checkpoint, the LSTM's kernels included.
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(tmp_path / "run/checkpoints"))
     names = reader.get_variable_to_shape_map()

@@ -87,11 +87,16 @@ def test_carried_training_keeps_its_state_and_resumes_exactly(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_carrying_state_changes_what_is_learnt(tmp_path):
-    plain = train(tiny(tmp_path, "plain", max_steps=10), progress=False, verbose=False)
-    carried = train(tiny(tmp_path, "carried", carry_state=True, max_steps=10), progress=False,
-                    verbose=False)
-    assert plain[-1]["train_bpc"] != carried[-1]["train_bpc"]
+def test_the_carried_state_is_what_the_next_step_starts_from():
+    from helpers.training import CarriedState
+
+    state = CarriedState(batch_size=2, hidden_nodes=3, num_layers=1)
+    [[h, c]] = state.start(reset=tf.constant([[False], [False]]))  # one flag a row
+    assert not h.numpy().any() and not c.numpy().any()  # zeros before the first step
+    state.keep([[tf.ones([2, 3]), 2 * tf.ones([2, 3])]])
+    [[h, c]] = state.start(reset=tf.constant([[True], [False]]))  # row 0 starts a new stream
+    np.testing.assert_array_equal(h.numpy(), [[0, 0, 0], [1, 1, 1]])
+    np.testing.assert_array_equal(c.numpy(), [[0, 0, 0], [2, 2, 2]])
 
 
 def test_carry_state_cannot_be_switched_on_resume(tmp_path):
@@ -129,10 +134,25 @@ def test_weight_decay_uses_adamw_and_spares_the_biases():
             TrainConfig(weight_decay=bad).validate()
 
 
-def test_weight_decay_trains(tmp_path):
-    history = train(tiny(tmp_path, weight_decay=0.05, warmup_steps=3, max_steps=10),
-                    progress=False, verbose=False)
-    assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]
+def test_weight_decay_shrinks_the_weight_matrices_and_spares_the_biases(tmp_path):
+    def trained(name, decay):
+        history = train(tiny(tmp_path, name, weight_decay=decay, warmup_steps=3, max_steps=10),
+                        progress=False, verbose=False)
+        assert history[-1]["valid_bpc"] < history[0]["valid_bpc"]  # it still learns
+        # The variables in model order, named by their layer ("lstm_0/kernel").
+        return {"/".join(v.path.split("/")[1:]): v.numpy()
+                for v in load_run(tmp_path / name).model.trainable_variables}
+
+    plain, decayed = trained("plain", 0.0), trained("decayed", 0.5)
+    assert plain.keys() == decayed.keys()
+    matrices = [name for name in plain if "bias" not in name]
+    for name in matrices:  # the same steps, and each matrix pulled towards zero
+        assert np.linalg.norm(decayed[name]) < np.linalg.norm(plain[name]), name
+    # A bias gets no decay: its Adam steps are the same, whatever the decay does elsewhere, up
+    # to what the decayed weights change in its gradient.
+    biases = [name for name in plain if "bias" in name]
+    assert biases and all(np.linalg.norm(decayed[n]) > 0.5 * np.linalg.norm(plain[n])
+                          for n in biases)
 
 
 def test_carried_validation_reads_each_stretch_with_its_context(tmp_path):
@@ -155,7 +175,7 @@ def test_history_rows_carry_both_validation_figures(tmp_path):
 
 
 
-def test_recurrent_dropout_thins_the_kernel_in_training_only():
+def test_recurrent_dropout_thins_the_kernel_in_training_only(monkeypatch):
     from helpers.backend import keras
     from helpers.model import CharLSTM, FourGateLSTM
 
@@ -167,12 +187,21 @@ def test_recurrent_dropout_thins_the_kernel_in_training_only():
     plain(ids)
     plain.set_weights(layer.get_weights())
     np.testing.assert_allclose(layer(ids, training=False), plain(ids), rtol=1e-6)
+    thinned = []  # the kernel the layer really trains with, as keras.random.dropout made it
+    dropout = keras.random.dropout
+    monkeypatch.setattr(keras.random, "dropout",
+                        lambda *args, **kwargs: thinned.append(dropout(*args, **kwargs))
+                        or thinned[-1])
     dropped = layer(ids, training=True)
+    [kernel] = thinned
+    weights, kept = layer.recurrent_kernel.numpy(), kernel.numpy() != 0
+    np.testing.assert_allclose(kernel.numpy()[kept], 2 * weights[kept], rtol=1e-6)
+    assert 0.3 < 1 - kept.mean() < 0.7  # about half of the weights dropped
+    h = c = tf.zeros([3, 8])
+    sequence, _, _ = layer._unrolled(layer.project_inputs(ids), h, c, kernel)
+    np.testing.assert_allclose(dropped, sequence, rtol=1e-6)  # it ran with that kernel
     assert not np.allclose(dropped, plain(ids))
-    # What it computes is the layer with a kernel whose dropped weights are 0 and the rest
-    # scaled by 2: the hand-written backward pass gives that kernel autodiff's gradient.
-    kernel = layer.recurrent_kernel.numpy() * 2 * (np.arange(8 * 32).reshape(8, 32) % 2 == 1)
-    kernel = tf.constant(kernel.astype(np.float32))
+    # The hand-written backward pass gives that thinned kernel autodiff's gradient.
     projected = layer.project_inputs(ids)
     h = c = tf.zeros([3, 8])
     with tf.GradientTape(persistent=True) as tape:
