@@ -26,6 +26,7 @@ def strict_json(path):
     return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
 
 
+@pytest.mark.slow  # trains
 def test_a_diverging_rate_stops_the_run_before_anything_is_saved(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+: the training "
                                                r"loss is .* Lower learning_rate \(now 1e\+30\)"):
@@ -34,6 +35,7 @@ def test_a_diverging_rate_stops_the_run_before_anything_is_saved(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow  # trains
 def test_a_run_that_diverges_on_resume_keeps_its_last_good_checkpoint(tmp_path):
     good = train(tiny(tmp_path, max_steps=10), progress=False, verbose=False)
     with pytest.raises(TrainingDiverged, match="keeps its last checkpoint, step 10"):
@@ -52,6 +54,7 @@ def test_a_run_that_diverges_on_resume_keeps_its_last_good_checkpoint(tmp_path):
     assert not (run_dir / "error.json").exists()
 
 
+@pytest.mark.slow  # trains
 def test_a_diverged_run_is_listed_as_failed_and_the_rest_compared(tmp_path):
     runs_dir = tmp_path / "runs"
     train(tiny(runs_dir, "good", max_steps=10), progress=False, verbose=False)
@@ -66,6 +69,7 @@ def test_a_diverged_run_is_listed_as_failed_and_the_rest_compared(tmp_path):
     assert "failed" in comparison.table()
 
 
+@pytest.mark.slow  # trains
 def test_a_checkpoint_holding_nan_weights_is_damaged(tmp_path):
     train(tiny(tmp_path, max_steps=10), progress=False, verbose=False)
     run = load_run(tmp_path / "run")

@@ -23,6 +23,8 @@ from helpers.encoding import Vocabulary
 from helpers.paths import REPO_ROOT, DamagedFileError, relative, write_json
 from helpers.training import train
 
+pytestmark = pytest.mark.slow  # each case trains and resumes a run
+
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
             valid_chars=2_000, learning_rate=1e-2,
             # the committed tiny text: fast, and no dataset needed; no progression samples

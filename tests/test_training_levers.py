@@ -13,6 +13,8 @@ from helpers.evaluation import make_carried_evaluator, make_evaluator, validatio
 from helpers.step import build_optimizer, learning_rate_schedule
 from helpers.training import train
 
+pytestmark = pytest.mark.slow  # each lever is trained, with and without it
+
 
 def batches(dataset, n):
     return [tuple(t.numpy() for t in batch) for batch in dataset.take(n)]
