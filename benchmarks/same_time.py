@@ -177,11 +177,11 @@ def section(results: dict, seconds: float) -> str:
             if name in results:
                 other = results[name]
                 lower = other["valid_bpc"] - ours["valid_bpc"]
+                # Bits compare by their difference: d bits lower is a perplexity 2**d lower.
                 lines.append(f"- against {names[name]}: {lower:.3f} BPC lower for ours, a "
-                             "ratio of "
-                             f"{other['valid_bpc'] / ours['valid_bpc']:.2f}x in BPC (theirs / "
-                             f"ours); {ours['chars'] / other['chars']:.2f}x the characters seen "
-                             "in the same time.")
+                             f"perplexity {2 ** lower:.2f}x lower; "
+                             f"{ours['chars'] / other['chars']:.2f}x the characters seen in the "
+                             "same time.")
     lines += ["", f"Raw: `{json.dumps(results)}`", "", END, ""]
     return "\n".join(lines)
 

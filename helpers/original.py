@@ -112,9 +112,10 @@ def save_steps(max_steps: int = ORIGINAL.max_steps, print_every: int = ORIGINAL.
                save_every: int = ORIGINAL.save_every) -> list[int]:
     """The steps at which the original's loop saves a checkpoint.
 
-    Its save sits inside the print check, so a step saves only when it is a multiple of both.
-    With 100 steps and ``save_every = 6000``, that is step 0 alone: the model saved is the
-    one after a single update, and no later step is ever saved.
+    Its save sits inside the print check, so a step saves only when it is a multiple of both;
+    with ``save_every = 6000``, a multiple of 10, that is every multiple of 6,000. Of its 100
+    steps only step 0 is one, because 6,000 is more than 100 (the nesting changes nothing here):
+    the model saved is the one after a single update, and no later step is ever saved.
     """
     return [s for s in printed_steps(max_steps, print_every) if s % save_every == 0]
 

@@ -224,8 +224,8 @@ def test_performance_page_states_the_same_seconds_from_their_record():
         assert (f"LSTM of {other['settings']['units']:,} units"
                 f"{' (its size)' if name == 'tutorial' else ' (ours)'} | "
                 f"{other['parameters']:,} | {other['steps']:,} | {other['valid_bpc']:.3f} (ours: "
-                f"{other['valid_bpc'] - ours['valid_bpc']:.3f} lower, "
-                f"{other['valid_bpc'] / ours['valid_bpc']:.2f}x) |") in text, name
+                f"{other['valid_bpc'] - ours['valid_bpc']:.3f} lower, a perplexity "
+                f"{2 ** (other['valid_bpc'] - ours['valid_bpc']):.2f}x lower) |") in text, name
     narrow = same_time["tutorial-narrow"]
     assert f"{ours['chars'] / narrow['chars']:.2f}x the characters" in text
     prose = " ".join(text.split())

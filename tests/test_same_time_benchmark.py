@@ -55,14 +55,14 @@ def test_fit_stops_once_the_seconds_have_passed(monkeypatch):
     assert abs(stop.elapsed - 0.05) < 1e-9
 
 
-def test_the_section_states_difference_and_ratio(tmp_path, monkeypatch):
+def test_the_section_states_the_difference_in_bits_and_of_perplexity(tmp_path, monkeypatch):
     same_time = load_script("same_time")
     results = {"ours": {"steps": 900, "planned_steps": 4000, "seconds": 300.0, "chars": 5.76e6,
                         "valid_bpc": 2.2, "parameters": 10},
                "tutorial": {"steps": 300, "seconds": 301.0, "chars": 1.92e6, "valid_bpc": 2.75,
                             "parameters": 20}}
     text = same_time.section(results, 300)
-    assert "0.550 BPC lower for ours" in text and "1.25x in BPC" in text
+    assert "0.550 BPC lower for ours" in text and "a perplexity 1.46x lower" in text
     assert "3.00x the characters" in text and "900 of the main preset's 4,000" in text
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("# Benchmark results\n", "utf-8")
