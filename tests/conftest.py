@@ -1,7 +1,9 @@
 """Shared fixtures: the real WikiText-2 splits (CI points WIKITEXT_DIR at a verified copy), and
 a tiny committed text for fast training tests that need no dataset."""
 
+import contextlib
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +67,40 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"test_text", "valid_text", "real"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def _still_writable(folder: Path) -> bool:
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder that cannot be written, for real: chmod where it bites; as root (where it
+    does not) the immutable attribute, ``chattr +i``, where the filesystem has it."""
+    folder = tmp_path / "read-only"
+    (folder / "run").mkdir(parents=True)
+    (folder / "run" / "config.json").write_text("{}")
+    made = []
+    try:
+        for target in (folder / "run", folder):
+            target.chmod(0o555)
+            if _still_writable(target):
+                try:
+                    subprocess.run(["chattr", "+i", str(target)], check=True, timeout=10,
+                                   capture_output=True)
+                except (OSError, subprocess.SubprocessError):
+                    pytest.skip("neither chmod nor chattr +i makes a folder read-only here")
+                made.append(target)
+        assert not _still_writable(folder) and not _still_writable(folder / "run")
+        yield folder
+    finally:
+        for target in made:
+            subprocess.run(["chattr", "-i", str(target)], check=True, timeout=10)
+        for target in (folder, folder / "run"):
+            with contextlib.suppress(OSError):
+                target.chmod(0o755)

@@ -6,10 +6,8 @@ folder, calls the real writer, and checks that the victim is untouched and that 
 one line naming the file.
 """
 
-import contextlib
 import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -289,43 +287,6 @@ def test_check_writable_refuses_a_file_in_place_of_the_folder(tmp_path):
         rundir.check_writable(not_a_folder)
     with pytest.raises(ValueError, match="cannot be written: Not a directory$"):
         rundir.check_writable(not_a_folder / "run")
-
-
-def _still_writable(folder: Path) -> bool:
-    try:
-        (folder / "probe").touch()
-    except OSError:
-        return False
-    (folder / "probe").unlink()
-    return True
-
-
-@pytest.fixture
-def read_only(tmp_path):
-    """A folder that cannot be written, for real: chmod where it bites; as root (where it
-    does not) the immutable attribute, ``chattr +i``, where the filesystem has it."""
-    folder = tmp_path / "read-only"
-    (folder / "run").mkdir(parents=True)
-    (folder / "run" / rundir.CONFIG).write_text("{}")
-    made = []
-    try:
-        for target in (folder / "run", folder):
-            target.chmod(0o555)
-            if _still_writable(target):
-                try:
-                    subprocess.run(["chattr", "+i", str(target)], check=True, timeout=10,
-                                   capture_output=True)
-                except (OSError, subprocess.SubprocessError):
-                    pytest.skip("neither chmod nor chattr +i makes a folder read-only here")
-                made.append(target)
-        assert not _still_writable(folder) and not _still_writable(folder / "run")
-        yield folder
-    finally:
-        for target in made:
-            subprocess.run(["chattr", "-i", str(target)], check=True, timeout=10)
-        for target in (folder, folder / "run"):
-            with contextlib.suppress(OSError):
-                target.chmod(0o755)
 
 
 def test_a_read_only_run_folder_is_one_line(read_only):
