@@ -7,7 +7,7 @@ Every contender trains on the same data (WikiText-2's test split, as ``make run`
 of the same shape (64 sequences of 100 characters, from ``helpers.batches.batch_dataset``),
 for the same number of seconds, and is scored on the same text: the first 100,000 characters
 of the validation split, in sections of 100 that each start from a zero state (the yardstick
-of every run in this repository, ``helpers.training.make_evaluator``).
+of every run in this repository, ``helpers.evaluation.make_evaluator``).
 
 - ``ours``: ``train()`` with the main preset (``helpers.config.PRESETS["main"]``): its steps
   are cut to what fits in ``--seconds`` on this machine (timed on 20 steps first), so that its

@@ -389,7 +389,7 @@ def make_train_step(model: OriginalLSTM, optimizer: str = "sgd",
     The ids become dense one-hot arrays inside the step, as the original fed them.
     ``optimizer="sgd"``: plain gradient descent at ``settings.learning_rate`` (10 in the
     original), no clipping. ``"adam"``: our training's Adam, learning rate and gradient
-    clipping (``helpers.training.TrainConfig``'s defaults), the only change.
+    clipping (``helpers.config.TrainConfig``'s defaults), the only change.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
