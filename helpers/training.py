@@ -233,14 +233,9 @@ def _measure_pace(config: TrainConfig, training_data, strategy) -> budget.Pace:
     """What a step, a validation and the setup cost, timed on a copy of this run's model and
     data that is then thrown away (the run itself starts from its seed)."""
     started = time.perf_counter()
-    vocabulary, train_ids = training_data.vocabulary, training_data.train_ids
-    model, optimizer, step = build_training(config, len(vocabulary), strategy)
-    carried = CarriedState(config.batch_size, config.hidden_nodes, config.num_layers) \
-        if config.carry_state else None
-    batches = iter(stream_dataset(train_ids, config.batch_size, config.len_per_section,
-                                  config.seed) if carried
-                   else replica_batches(strategy, train_ids, config, 0))
-    run_step = make_train_step(model, optimizer, step, strategy, config.clip_norm, carried)
+    probe = _Session(config, strategy, training_data)
+    probe._build()
+    probe._prepare(0, keep_samples=False)
 
     def seconds(work, times=1) -> float:
         begun = time.perf_counter()
@@ -248,15 +243,11 @@ def _measure_pace(config: TrainConfig, training_data, strategy) -> budget.Pace:
             work()
         return (time.perf_counter() - begun) / times
 
-    building = seconds(lambda: float(run_step(next(batches))))
-    per_step = seconds(lambda: float(run_step(next(batches))), PACE_STEPS)
-    valid_ids = training_data.valid_ids.astype(np.int32)
-    evaluate = make_evaluator(model, *validation_windows(valid_ids, config.len_per_section))
-    carried_evaluate = make_carried_evaluator(model, valid_ids, config.len_per_section)
-    log = [evaluate, carried_evaluate]
-    if config.sample_chars:
-        sampler = _ProgressionSampler(model, vocabulary, config, start=0, keep=False)
-        log.append(lambda: sampler.record(0))
+    building = seconds(lambda: float(probe.train_step(next(probe.batches))))
+    per_step = seconds(lambda: float(probe.train_step(next(probe.batches))), PACE_STEPS)
+    log = [probe.evaluate, probe.evaluate_carried]
+    if probe.sampler:
+        log.append(lambda: probe.sampler.record(0))
     first_log = seconds(lambda: [work() for work in log])
     per_log = seconds(lambda: [work() for work in log])
     # The run builds its step again, and measures the untrained model on two texts first.
@@ -310,13 +301,18 @@ class _Session:
             print(f"saved step {int(self.step.numpy()):,} to {relative(run_dir)}")
         return history
 
+    def _build(self) -> None:
+        """Model, optimizer, step and (with ``carry_state``) the carried state, from the seed."""
+        config = self.config
+        self.model, self.optimizer, self.step = build_training(
+            config, len(self.training_data.vocabulary), self.strategy)
+        self.carried = CarriedState(config.batch_size, config.hidden_nodes,
+                                    config.num_layers) if config.carry_state else None
+
     def _build_and_restore(self) -> int:
         """Model, optimizer and step, restored from the newest intact checkpoint; the step."""
         config, strategy = self.config, self.strategy
-        vocab_size = len(self.training_data.vocabulary)
-        self.model, self.optimizer, self.step = build_training(config, vocab_size, strategy)
-        self.carried = CarriedState(config.batch_size, config.hidden_nodes,
-                                    config.num_layers) if config.carry_state else None
+        self._build()
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step,
             **({"carried_state": self.carried} if self.carried else {}))
@@ -348,8 +344,9 @@ class _Session:
                   "runs as a loop (slower per character, but its graph does not grow with the "
                   "length)")
 
-    def _prepare(self, start: int) -> None:
-        """The evaluators, the batches from step ``start`` on, the compiled step, the sampler."""
+    def _prepare(self, start: int, keep_samples: bool = True) -> None:
+        """The evaluators, the batches from step ``start`` on, the compiled step, the sampler
+        (``keep_samples``: whether it writes progression.json)."""
         config, data = self.config, self.training_data
         valid_ids = data.valid_ids.astype(np.int32)  # the model reads int32 ids
         self.evaluate = make_evaluator(self.model, *validation_windows(
@@ -363,7 +360,8 @@ class _Session:
             self.batches = iter(replica_batches(self.strategy, data.train_ids, config, start))
         self.train_step = make_train_step(self.model, self.optimizer, self.step, self.strategy,
                                           config.clip_norm, self.carried)
-        self.sampler = _ProgressionSampler(self.model, data.vocabulary, config, start) \
+        self.sampler = _ProgressionSampler(self.model, data.vocabulary, config, start,
+                                           keep=keep_samples) \
             if self.is_chief and self.strategy.num_replicas_in_sync == 1 \
             and config.sample_chars else None
         self.limit = divergence_limit(len(data.vocabulary))
