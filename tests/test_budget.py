@@ -2,12 +2,16 @@
 kept on resume, and a budget too short for one validation refused in one line."""
 
 import json
+import shlex
+import shutil
+import subprocess
 
 import pytest
 from conftest import tiny
 
 from helpers import budget
 from helpers.config import TrainConfig
+from helpers.paths import REPO_ROOT
 from helpers.training import train
 
 PACE = budget.Pace(setup=10.0, per_step=0.5, per_log=4.0, measuring=6.0)
@@ -72,3 +76,16 @@ def test_a_budget_too_short_for_this_machine_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="time_budget=0.001 minutes is too short"):
         train(tiny(tmp_path, time_budget=0.001), progress=False, verbose=False)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.system  # runs make
+def test_make_run_passes_minutes_and_steps_to_the_main_job():
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "MINUTES=30",
+                          "MAX_STEPS=8000"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    command = shlex.split(dry.stdout.strip().splitlines()[-1])
+    assert command[command.index("main"):] == ["main", "-p", "max_steps", "8000",
+                                               "-p", "time_budget", "30"]
