@@ -129,9 +129,12 @@ def _undo_failed_start(run_dir: Path) -> None:
     checkpoint_dir = run_dir / rundir.CHECKPOINTS
     if rundir.checkpoint_files(checkpoint_dir):
         return
-    for name in (rundir.CONFIG, rundir.VOCABULARY, rundir.HISTORY, rundir.CORPUS,
-                 rundir.PROGRESSION, rundir.PLAN):
-        (run_dir / name).unlink(missing_ok=True)
+    for name in rundir.OWNED:
+        if name not in (rundir.CHECKPOINTS, rundir.LOCK):  # the lock's holder removes it
+            (run_dir / name).unlink(missing_ok=True)
+            # A write stopped between creating its temporary file and renaming it.
+            for unfinished in run_dir.glob(f".{name}.*.tmp"):
+                unfinished.unlink(missing_ok=True)
     remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
         checkpoint_dir.rmdir()  # only if empty

@@ -163,7 +163,7 @@ def test_a_start_stopped_before_its_first_checkpoint_takes_back_its_files(tmp_pa
         proc.kill()
         proc.wait()
     assert "KeyboardInterrupt" in proc.stderr.read().decode()
-    assert not run_dir.exists()
+    assert not run_dir.exists(), f"left behind: {sorted(map(str, run_dir.rglob('*')))}"
 
 
 # --- 2. A refused or failed resume never rewrites config.json --------------------------------
