@@ -2,9 +2,11 @@
 measurement itself is a benchmark run, not a unit test)."""
 
 
+import numpy as np
 from conftest import load_script
 
 from helpers.config import PRESETS, TrainConfig
+from helpers.model import build_model
 
 
 def test_ours_is_make_runs_configuration():
@@ -70,3 +72,48 @@ def test_the_section_states_the_difference_in_bits_and_of_perplexity(tmp_path, m
     same_time.write_section(text)
     same_time.write_section(text)
     assert results_md.read_text("utf-8").count(same_time.BEGIN) == 1
+
+
+def test_a_recipe_that_beats_ours_is_said_to():
+    same_time = load_script("same_time")
+    results = {"ours": {"steps": 900, "planned_steps": 900, "seconds": 180.0, "chars": 5.76e6,
+                        "valid_bpc": 2.4, "parameters": 10},
+               "transformer": {"steps": 800, "seconds": 181.0, "chars": 5.12e6,
+                               "valid_bpc": 2.3, "parameters": 11}}
+    text = same_time.section(results, 180)
+    assert "0.100 BPC higher for ours" in text and "lower for ours" not in text
+    assert "a small causal Transformer" in text and "of the main preset" not in text
+
+
+def test_the_transformer_is_causal_and_about_our_size():
+    same_time = load_script("same_time")
+    settings = same_time.TRANSFORMER
+    vocab_size, context = 283, 100
+    model = same_time.CharTransformer(vocab_size, context, settings["width"], settings["blocks"],
+                                      settings["heads"], dropout=0.0)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, vocab_size, size=(2, context)).astype(np.int32)
+    changed = ids.copy()
+    changed[:, 60:] = rng.integers(0, vocab_size, size=(2, context - 60))
+    before, after = model(ids).numpy(), model(changed).numpy()
+    assert before.shape == (2, context, vocab_size)
+    # A position sees only the characters up to it: changing the later ones changes nothing
+    # before them, and does change what follows.
+    np.testing.assert_allclose(before[:, :60], after[:, :60], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(before[:, 60:], after[:, 60:])
+    logits, states = model(ids, states=None, return_state=True)  # called as train_step calls
+    assert states is None and logits.shape == before.shape
+    ours = build_model(TrainConfig.from_parameters(preset="main"), vocab_size).build_for(1, 1)
+    assert abs(model.count_params() / ours.count_params() - 1) < 0.1
+
+
+def test_the_transformers_rate_warms_up_then_decays_to_a_tenth():
+    same_time = load_script("same_time")
+    schedule = same_time.transformer_optimizer(1000)._learning_rate
+    assert float(schedule(0)) == 0.0
+    peak = same_time.TRANSFORMER["learning_rate"]
+    assert abs(float(schedule(100)) - peak) < 1e-9
+    assert abs(float(schedule(1000)) - peak / 10) < 1e-9
+    # Fewer steps than the warm-up: half of them warm up, and the rate still reaches its peak.
+    short = same_time.transformer_optimizer(40)._learning_rate
+    assert abs(float(short(20)) - peak) < 1e-9
