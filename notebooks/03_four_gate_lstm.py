@@ -437,9 +437,9 @@ print("output sequence     ", sequence.shape, "(batch, time, H); last h and c:",
 # it from `step` by itself, and would be right, but on a CPU its version is slow: it multiplies
 # by the transposed recurrent kernel through a slow path of the matrix product, and builds the
 # kernel's gradient from one thin product per time step. So `FourGateLSTM._unrolled` runs
-# `step` forward and supplies the backward pass by hand, which makes training 1.45x as fast as
-# `keras.layers.LSTM` at 512 units, batch 64 and sequences of 100 (`benchmarks/RESULTS.md`,
-# measured by `benchmarks/bench.py` on 2 shared CPU cores).
+# `step` forward and supplies the backward pass by hand, which makes training faster than
+# `keras.layers.LSTM` at 512 units, batch 64 and sequences of 100 (by how much on which machine:
+# `docs/performance.md`, measured by `benchmarks/bench.py`).
 #
 # It is the chain rule through `step`'s lines, from the last time step to the first. Write
 # $\delta a$ for the gradient of the loss with respect to $a$, and $z = x_t W + b + h_{t-1}U$
