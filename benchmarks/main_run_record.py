@@ -91,8 +91,9 @@ def record(run_dir: Path, machine: str) -> dict:
         "sources": {"everything": f"the run folder's files, read by "
                                   f"benchmarks/{Path(__file__).name}; the folder itself "
                                   "(outputs/runs/main) is not committed",
-                    "peak_rss_mib": "ru_maxrss / 1024 of the kernel that executed notebook 04, "
-                                    "that is MiB"},
+                    "peak_rss_mib": "the peak resident memory (helpers.training.peak_rss_mb: "
+                                    "VmHWM on Linux) of the kernel that executed notebook 04, "
+                                    "in MiB"},
         "regenerate": f"make run, then .venv/bin/python benchmarks/{Path(__file__).name}",
     }
 

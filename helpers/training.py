@@ -84,7 +84,18 @@ class CarriedState(tf.Module):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MiB (Linux and macOS)."""
+    """This program's peak resident memory so far, in MiB (Linux and macOS).
+
+    On Linux, ``VmHWM``: ``ru_maxrss`` carries a parent's peak across fork and exec, so a small
+    run started from a large process (a test suite, say) would report the parent's.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # in kB
+    except OSError:
+        pass
     import resource  # POSIX only
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -163,6 +163,22 @@ def test_long_sequences_train_in_bounded_time_and_memory(tmp_path):
 
 
 @pytest.mark.system
+def test_the_peak_memory_a_run_reports_is_its_own_not_its_parents():
+    """A run started from a large process (a test suite after hundreds of tests) reported the
+    parent's peak: Linux carries ``ru_maxrss`` across fork and exec."""
+    ballast = b"x" * (1536 * 2**20)  # the parent now peaks above 1.5 GiB
+    try:
+        child = subprocess.run([sys.executable, "-c", "from helpers.training import peak_rss_mb; "
+                                "print(peak_rss_mb())"], cwd=REPO_ROOT, capture_output=True,
+                               text=True, timeout=180)
+    finally:
+        del ballast
+    assert child.returncode == 0, child.stderr[-2000:]
+    # TensorFlow's import alone is several hundred MiB; the parent's 1.5 GiB must not show.
+    assert 100 < float(child.stdout) < 1200, child.stdout
+
+
+@pytest.mark.system
 def test_mirrored_strategy_on_two_devices_matches_one_device(tmp_path):
     script = textwrap.dedent("""
         import json, sys
