@@ -19,7 +19,7 @@ import numpy as np
 
 from helpers import rundir
 from helpers.backend import tf
-from helpers.config import TrainConfig, resolve_run_dir
+from helpers.config import TrainConfig, resolve_from_root
 from helpers.encoding import Vocabulary
 from helpers.model import CharLSTM, build_model
 from helpers.paths import relative
@@ -173,7 +173,7 @@ def load_run(run_dir) -> TrainedRun:
     Like a resumed training, it loads the newest checkpoint that can be read, with a
     ``CheckpointWarning`` if it had to skip a damaged one (the folder itself is not changed).
     """
-    run_dir = resolve_run_dir(run_dir)
+    run_dir = resolve_from_root(run_dir)
     needed = [run_dir / rundir.CONFIG, run_dir / rundir.VOCABULARY]
     if not rundir.holds_trained_model(run_dir):
         raise NoTrainedModelError(

@@ -150,7 +150,7 @@ class TrainConfig:
 
     @property
     def run_dir(self) -> Path:
-        return resolve_run_dir(self.output_dir)
+        return resolve_from_root(self.output_dir)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -198,10 +198,6 @@ def resolve_from_root(path) -> Path:
     """``path`` with ``~`` expanded, taken from the repository root unless absolute."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
-
-
-def resolve_run_dir(output_dir) -> Path:
-    return resolve_from_root(output_dir)
 
 
 def preset_values(name: str | None) -> dict:
