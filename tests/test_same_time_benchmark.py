@@ -65,7 +65,7 @@ def test_the_section_states_the_difference_in_bits_and_of_perplexity(tmp_path, m
                             "parameters": 20}}
     text = same_time.section(results, 300)
     assert "0.550 BPC lower for ours" in text and "a perplexity 1.46x lower" in text
-    assert "3.00x the characters" in text and "900 of the main preset's 4,000" in text
+    assert "3.01x the characters a second" in text and "900 of the main preset's 4,000" in text
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("# Benchmark results\n", "utf-8")
     monkeypatch.setattr(same_time, "RESULTS", results_md)
@@ -112,8 +112,6 @@ def test_the_transformers_rate_warms_up_then_decays_to_a_tenth():
     schedule = same_time.transformer_optimizer(1000)._learning_rate
     assert float(schedule(0)) == 0.0
     peak = same_time.TRANSFORMER["learning_rate"]
-    assert abs(float(schedule(100)) - peak) < 1e-9
+    assert float(schedule(10)) < peak  # nanoGPT's share: 20 of 1,000 steps warm up
+    assert abs(float(schedule(20)) - peak) < 1e-9
     assert abs(float(schedule(1000)) - peak / 10) < 1e-9
-    # Fewer steps than the warm-up: half of them warm up, and the rate still reaches its peak.
-    short = same_time.transformer_optimizer(40)._learning_rate
-    assert abs(float(short(20)) - peak) < 1e-9
