@@ -341,6 +341,17 @@ def refuse_links(run_dir: Path) -> None:
         refuse_link(run_dir / CHECKPOINTS / name, RUN_FOLDER)
 
 
+def remove_unfinished_writes(run_dir: Path) -> None:
+    """Remove the temporary files of writes that were stopped (a kill, a power cut) between
+    creating their ``.NAME.*.tmp`` file and renaming it over NAME. Only the holder of the
+    training lock calls this, so no write of a live process is taken away."""
+    run_dir = Path(run_dir)
+    for folder, names in ((run_dir, OWNED), (run_dir / CHECKPOINTS, OWNED_IN_CHECKPOINTS)):
+        for name in names:
+            for unfinished in folder.glob(f".{name}.*.tmp"):
+                unfinished.unlink(missing_ok=True)  # a link is removed, never followed
+
+
 # --- One training per folder ---------------------------------------------------------------
 
 

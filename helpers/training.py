@@ -143,9 +143,7 @@ def _undo_failed_start(run_dir: Path) -> None:
     for name in rundir.OWNED:
         if name not in (rundir.CHECKPOINTS, rundir.LOCK):  # the lock's holder removes it
             (run_dir / name).unlink(missing_ok=True)
-            # A write stopped between creating its temporary file and renaming it.
-            for unfinished in run_dir.glob(f".{name}.*.tmp"):
-                unfinished.unlink(missing_ok=True)
+    rundir.remove_unfinished_writes(run_dir)
     remove_unfinished_saves(checkpoint_dir)
     with contextlib.suppress(OSError):
         checkpoint_dir.rmdir()  # only if empty
@@ -201,6 +199,7 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     created = rundir.check_writable(run_dir)
     try:
         with rundir.training_lock(run_dir):
+            rundir.remove_unfinished_writes(run_dir)  # left by a run that was killed
             try:
                 history = _check_run_dir(config, training_data.vocabulary,
                                          training_data.text_file)

@@ -166,6 +166,21 @@ def test_a_start_stopped_before_its_first_checkpoint_takes_back_its_files(tmp_pa
     assert not run_dir.exists(), f"left behind: {sorted(map(str, run_dir.rglob('*')))}"
 
 
+def test_a_resume_removes_the_temporary_files_of_writes_a_kill_stopped(run, tmp_path):
+    """A kill between a write's temporary file and its rename leaves ``.NAME.*.tmp``; the next
+    run (holding the lock) removes them, and a link planted at such a name is removed, not
+    followed."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the run's")
+    (run / ".history.json.0123456789abcdef.tmp").write_text('[{"step": 0')
+    (run / "checkpoints" / ".checkpoint.fedcba9876543210.tmp").write_text("model_checkpoint")
+    (run / ".samples.json.00000000deadbeef.tmp").symlink_to(outside)
+    history = quietly(tiny(run, max_steps=15))
+    assert steps(history) == [0, 5, 10, 15]
+    assert not [p.name for p in run.rglob("*.tmp")]
+    assert outside.read_text() == "not the run's"
+
+
 # --- 2. A refused or failed resume never rewrites config.json --------------------------------
 
 
