@@ -9,6 +9,9 @@ prints that answer and returns it as a `Result`, so that tests can assert on it.
   yet", which is not an error: the notebooks are stored and tested with the stubs unfilled.
 - An exception raised by the learner's code is reported in one line (its type, its message and
   the case), never as a traceback.
+- An answer of the wrong kind (a string where a number belongs, a list of arrays where a list of
+  strings does, a value that cannot even be compared) is said plainly too, with a hint on what
+  to return: nothing a learner's function returns makes a check raise.
 
 Where the wrong answer is one a known mistake gives (a softmax without the temperature, the
 natural log instead of base 2, the targets shifted twice), the hint names that mistake.
@@ -62,6 +65,12 @@ class Case:
     specific: bool = False
 
 
+class WrongKind(str):
+    """A problem with the kind of answer (not a number, not a pair, not an array of numbers),
+    rather than with its values: the hint then says what to return, since the case's own hint
+    and the named mistakes are about the values."""
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A usual mistake, as the function that makes it, and the hint that names it."""
@@ -74,13 +83,14 @@ class Mistake:
 
 
 def _check(name: str, learner, reference: Callable, cases: Sequence[Case],
-           compare: Callable, mistakes: Sequence[Mistake] = ()) -> Result:
-    result = _evaluate(name, learner, reference, cases, compare, mistakes)
+           compare: Callable, mistakes: Sequence[Mistake] = (), returns: str = "") -> Result:
+    """``returns``: the hint for an answer of the wrong kind, what the function should return."""
+    result = _evaluate(name, learner, reference, cases, compare, mistakes, returns)
     print(result.message)
     return result
 
 
-def _evaluate(name, learner, reference, cases, compare, mistakes) -> Result:
+def _evaluate(name, learner, reference, cases, compare, mistakes, returns) -> Result:
     if not callable(learner):
         return Result(False, f"{name}: give the check your function itself ({name}, "
                              f"without brackets), not {_short(learner)}.")
@@ -100,17 +110,31 @@ def _evaluate(name, learner, reference, cases, compare, mistakes) -> Result:
                                  "filled it in, does it end with `return`?).", attempted=False)
         answers.append(got)
     wrong = [(case, got, problem) for case, got in zip(cases, answers, strict=False)
-             if (problem := compare(reference(*copy.deepcopy(case.args)), got))]
+             if (problem := _compare(compare, reference(*copy.deepcopy(case.args)), got))]
     if wrong:
         case, _, problem = wrong[0]
-        hint = (case.hint if case.specific else None) or _named_mistake(
-            wrong, compare, mistakes) or case.hint
+        if isinstance(problem, WrongKind) and returns:
+            hint = returns
+        else:
+            hint = (case.hint if case.specific else None) or _named_mistake(
+                wrong, compare, mistakes) or case.hint
         return Result(False, f"Not yet: {name} {case.label}: {problem}. Hint: {hint}")
     if error is not None:
         case = cases[len(answers)]
         return Result(False, f"Not yet: {name} raised {_one_line(error)} {case.label}. "
                              f"Hint: {case.hint}")
     return Result(True, f"Correct: {name} gives the expected answer in all {len(cases)} cases.")
+
+
+def _compare(compare, expected, got) -> str | None:
+    """What ``compare`` finds, or a plain sentence when comparing the learner's answer raises
+    (an object of the learner's own, say): never the exception itself."""
+    try:
+        with _quiet():
+            return compare(expected, got)
+    except Exception:
+        return WrongKind(f"got {_short(got)}, which the check cannot compare with the expected "
+                         "answer")
 
 
 def _named_mistake(wrong, compare, mistakes) -> str | None:
@@ -137,7 +161,10 @@ def _quiet():
 
 
 def _one_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
+    try:
+        text = str(error).strip().splitlines()
+    except Exception:  # an exception of the learner's own whose message cannot be shown
+        text = []
     message = text[0] if text else ""
     if len(message) > 160:
         message = message[:157] + "..."
@@ -145,10 +172,13 @@ def _one_line(error: Exception) -> str:
 
 
 def _short(value, limit: int = 80) -> str:
-    if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=4, threshold=12, separator=", ")
-    else:
-        text = repr(value)
+    try:
+        if isinstance(value, np.ndarray):
+            text = np.array2string(value, precision=4, threshold=12, separator=", ")
+        else:
+            text = repr(value)
+    except Exception:  # an object of the learner's own that cannot show itself
+        text = f"an object of type {type(value).__name__}"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -163,16 +193,25 @@ def _number(x) -> str:
 
 def _compare_array(expected, got, nan_equal=False, same_dtype=False, what="the result",
                    atol=1e-6, rtol=1e-5) -> str | None:
+    not_numbers = WrongKind(f"expected {what} as an array of numbers, got {_short(got)}")
     try:
         array = np.asarray(got)
-    except Exception:
-        return f"expected an array, got {_short(got)}"
+    except Exception:  # a ragged list, say
+        return not_numbers
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number)
                                      or array.dtype == bool):
-        return f"expected an array of numbers, got {_short(got)}"
+        return not_numbers
+    if array.ndim == 0 and expected.ndim > 0:
+        return WrongKind(f"expected {what} as an array of shape {expected.shape}, got the "
+                         f"single number {_short(got)}")
+    if np.iscomplexobj(array):
+        return WrongKind(f"expected {what} as real numbers, got complex ones: {_short(got)}")
     if array.shape != expected.shape:
         return f"expected {what} of shape {expected.shape}, got shape {array.shape}"
     if same_dtype and array.dtype != expected.dtype:
+        if not isinstance(got, np.ndarray):
+            return WrongKind(f"expected {what} as a NumPy array of dtype {expected.dtype}, got "
+                             f"a {type(got).__name__}")
         return f"expected {what} of dtype {expected.dtype}, got {array.dtype}"
     wrong = ~np.isclose(array.astype(np.float64), expected.astype(np.float64), rtol=rtol,
                         atol=atol, equal_nan=nan_equal)
@@ -185,22 +224,34 @@ def _compare_array(expected, got, nan_equal=False, same_dtype=False, what="the r
             f"got {_number(array[index])}")
 
 
-def _compare_number(expected, got, nan_equal=False, what="", exact=False) -> str | None:
+def _single(got, kind=np.number) -> bool:
+    """Whether ``got`` is one number of that kind (a Python or NumPy scalar, a 0-d array), not
+    a string, a truth value or an array that holds one."""
+    if isinstance(got, (str, bytes, bool, np.bool_)):
+        return False
     try:
-        value = float(got)
+        array = np.asarray(got)
     except Exception:
-        return f"expected a number{what}, got {_short(got)}"
+        return False
+    return array.ndim == 0 and np.issubdtype(array.dtype, kind)
+
+
+def _compare_number(expected, got, nan_equal=False, unit="", of="", exact=False) -> str | None:
+    """``unit`` follows a number (" bits"), ``of`` says which number it is (" for 'a'")."""
+    if not _single(got) or np.iscomplexobj(got):
+        return WrongKind(f"expected a single number{of}, got {_short(got)}")
+    value = float(got)
     if nan_equal and np.isnan(value) and np.isnan(expected):
         return None
     if value == expected or (not exact and np.isclose(value, expected, rtol=1e-6, atol=1e-9)):
         return None
-    return f"expected {_number(expected)}{what}, got {_number(value)}"
+    return f"expected {_number(expected)}{unit}{of}, got {_number(value)}"
 
 
 def _compare_pair(names: tuple[str, str], **options) -> Callable:
     def compare(expected, got, nan_equal=False):
-        if not isinstance(got, Sequence) or isinstance(got, str) or len(got) != 2:
-            return f"expected a pair ({names[0]}, {names[1]}), got {_short(got)}"
+        if isinstance(got, (str, bytes)) or not isinstance(got, Sequence) or len(got) != 2:
+            return WrongKind(f"expected a pair ({names[0]}, {names[1]}), got {_short(got)}")
         for name, want, have in zip(names, expected, got, strict=True):
             problem = _compare_array(want, have, nan_equal, what=name, **options)
             if problem:
@@ -222,7 +273,7 @@ def _reference_shares(text):
 
 def _compare_shares(expected, got, nan_equal=False):
     if not isinstance(got, Mapping):
-        return f"expected a dictionary from character to share, got {_short(got)}"
+        return WrongKind(f"expected a dictionary from character to share, got {_short(got)}")
     missing = [c for c in expected if c not in got]
     if missing:
         return (f"expected a share for each of its {len(expected)} distinct characters, got "
@@ -232,7 +283,7 @@ def _compare_shares(expected, got, nan_equal=False):
         return (f"expected shares of its {len(expected)} distinct characters only, got one "
                 f"for {_char(extra[0])}")
     for c, share in expected.items():
-        problem = _compare_number(share, got[c], nan_equal, what=f" for {_char(c)}")
+        problem = _compare_number(share, got[c], nan_equal, of=f" for {_char(c)}")
         if problem:
             return problem
     return None
@@ -256,7 +307,9 @@ def check_character_shares(character_shares) -> Result:
                 "number of distinct ones"),
     ]
     return _check("character_shares", character_shares, _reference_shares, cases,
-                  _compare_shares, mistakes)
+                  _compare_shares, mistakes,
+                  returns="return a dictionary with a key for each character and its share as "
+                          "the value, such as {'a': 0.5, 'b': 0.25, 'c': 0.25} for 'abca'")
 
 
 _TITLE = re.compile(r"^ \n = ([^=\n].*?) = \n(?= \n)", flags=re.M)
@@ -273,10 +326,14 @@ def _reference_titles(text):
 
 
 def _compare_titles(expected, got, nan_equal=False):
-    if isinstance(got, str) or not isinstance(got, Sequence):
-        return f"expected a list of titles, got {_short(got)}"
-    if list(got) != expected:
-        return f"expected {expected!r}, got {_short(list(got), 120)}"
+    if isinstance(got, (str, bytes)) or not isinstance(got, Sequence):
+        return WrongKind(f"expected a list of titles, got {_short(got)}")
+    titles = list(got)
+    not_text = [title for title in titles if not isinstance(title, str)]
+    if not_text:
+        return WrongKind(f"expected each title as a string, got {_short(not_text[0])}")
+    if titles != expected:
+        return f"expected {expected!r}, got {_short(titles, 120)}"
     return None
 
 
@@ -301,7 +358,8 @@ def check_article_titles(article_titles) -> Result:
                 "title of an article"),
     ]
     return _check("article_titles", article_titles, _reference_titles, cases, _compare_titles,
-                  mistakes)
+                  mistakes, returns="return a list of strings, one per title, in the order of "
+                                    "the articles (re.findall gives such a list)")
 
 
 # --- 02: characters to numbers ------------------------------------------------------------
@@ -339,6 +397,8 @@ def check_one_hot(one_hot) -> Result:
     ]
     dtype_hint = ("the model reads float32: np.zeros and np.eye give float64 unless told, so "
                   "pass dtype=np.float32")
+    integer_hint = ("the model reads float32, not integers: make the rows with "
+                    "dtype=np.float32 (or convert them with .astype(np.float32))")
     mistakes = [
         Mistake(_one_hot_without_unknown,
                 "a row needs one place per id, len(chars) + 1 of them: column 0 belongs to "
@@ -348,13 +408,16 @@ def check_one_hot(one_hot) -> Result:
         Mistake(lambda text, chars: _reference_one_hot(text, chars).astype(np.float64),
                 dtype_hint),
         Mistake(lambda text, chars: _reference_one_hot(text, chars).astype(np.int64),
-                dtype_hint),
+                integer_hint),
     ]
 
     def compare(expected, got, nan_equal=False):
         return _compare_array(expected, got, nan_equal, same_dtype=True)
 
-    return _check("one_hot", one_hot, _reference_one_hot, cases, compare, mistakes)
+    return _check("one_hot", one_hot, _reference_one_hot, cases, compare, mistakes,
+                  returns="return a NumPy array of float32 rows, one per character of text: "
+                          "np.zeros((len(text), len(chars) + 1), dtype=np.float32) is one to "
+                          "fill in")
 
 
 def _windows(ids, length, stride, first, last):
@@ -397,7 +460,9 @@ def check_inputs_and_targets(inputs_and_targets) -> Result:
                 "inputs"),
     ]
     return _check("inputs_and_targets", inputs_and_targets, _reference_pairs, cases,
-                  _compare_pair(("inputs", "targets"), atol=0, rtol=0), mistakes)
+                  _compare_pair(("inputs", "targets"), atol=0, rtol=0), mistakes,
+                  returns="return the pair (inputs, targets), each a NumPy array of ids shaped "
+                          "(windows, length)")
 
 
 # --- 03: the four-gate LSTM ---------------------------------------------------------------
@@ -477,7 +542,8 @@ def check_lstm_step(lstm_step, weights=None) -> Result:
         Mistake(lambda *a: _lstm_step(*a)[::-1], "return (h, c), in that order"),
     ]
     return _check("lstm_step", lstm_step, _lstm_step, cases,
-                  _compare_pair(("h", "c"), atol=1e-5, rtol=1e-4), mistakes)
+                  _compare_pair(("h", "c"), atol=1e-5, rtol=1e-4), mistakes,
+                  returns="return the pair (h, c), each a NumPy array shaped (batch, units)")
 
 
 def _reference_parameters(input_dim, units):
@@ -502,10 +568,10 @@ def check_lstm_parameters(lstm_parameters) -> Result:
     ]
 
     def compare(expected, got, nan_equal=False):
-        return _compare_number(expected, got, nan_equal, what=" weights", exact=True)
+        return _compare_number(expected, got, nan_equal, unit=" weights", exact=True)
 
     return _check("lstm_parameters", lstm_parameters, _reference_parameters, cases, compare,
-                  mistakes)
+                  mistakes, returns="return the count as one whole number, an int")
 
 
 # --- 04: training -------------------------------------------------------------------------
@@ -560,9 +626,11 @@ def check_bits_per_char(bits_per_char) -> Result:
     ]
 
     def compare(expected, got, nan_equal=False):
-        return _compare_number(expected, got, nan_equal, what=" bits")
+        return _compare_number(expected, got, nan_equal, unit=" bits")
 
-    return _check("bits_per_char", bits_per_char, _reference_bpc, cases, compare, mistakes)
+    return _check("bits_per_char", bits_per_char, _reference_bpc, cases, compare, mistakes,
+                  returns="return one number, the mean over every position: float() of a NumPy "
+                          "result gives one")
 
 
 def _global_norm(gradients):
@@ -575,8 +643,10 @@ def _reference_clip(gradients, clip_norm):
 
 
 def _compare_gradients(expected, got, nan_equal=False):
-    if isinstance(got, np.ndarray) or not isinstance(got, Sequence) or len(got) != len(expected):
-        return f"expected a list of {len(expected)} arrays, got {_short(got)}"
+    if (isinstance(got, (str, bytes, np.ndarray)) or not isinstance(got, Sequence)
+            or len(got) != len(expected)):
+        return WrongKind(f"expected a list of {len(expected)} arrays, one per gradient, got "
+                         f"{_short(got)}")
     for k, (want, have) in enumerate(zip(expected, got, strict=True)):
         problem = _compare_array(want, have, nan_equal, what=f"gradient {k}")
         if problem:
@@ -616,7 +686,9 @@ def check_clip_by_global_norm(clip_by_global_norm) -> Result:
                 "the norm is the square root of the sum of squares"),
     ]
     return _check("clip_by_global_norm", clip_by_global_norm, _reference_clip, cases,
-                  _compare_gradients, mistakes)
+                  _compare_gradients, mistakes,
+                  returns="return a list of NumPy arrays, one per gradient, each shaped like "
+                          "the gradient it scales")
 
 
 def _bigram_gradient(weights, input_ids, target_ids, probabilities=True, accumulate=True,
@@ -674,7 +746,7 @@ def check_training_step(training_step) -> Result:
         return _compare_array(expected, got, nan_equal, what="the new weights")
 
     return _check("training_step", training_step, _reference_training_step, cases, compare,
-                  mistakes)
+                  mistakes, returns="return the new weights, a NumPy array shaped like weights")
 
 
 # --- 05: sampling -------------------------------------------------------------------------
@@ -727,12 +799,13 @@ def check_temperature_sampling(sample) -> Result:
     ]
 
     def compare(expected, got, nan_equal=False):
-        kind = np.asarray(got).dtype if np.ndim(got) == 0 else None
-        if isinstance(got, bool) or kind is None or not np.issubdtype(kind, np.integer):
-            return f"expected an id (an integer), got {_short(got)}"
+        if not _single(got, np.integer):
+            return WrongKind(f"expected an id (an integer), got {_short(got)}")
         return None if int(got) == expected else f"expected id {expected}, got {int(got)}"
 
-    return _check("sample", sample, _reference_sample, cases, compare, mistakes)
+    return _check("sample", sample, _reference_sample, cases, compare, mistakes,
+                  returns="return one id as an integer: int(i) makes one, and np.argmax and "
+                          "np.searchsorted give one")
 
 
 def _top_p(probabilities, p, sort=True, keep_crossing=True, renormalise=True):
@@ -773,4 +846,6 @@ def check_top_p(top_p_filter) -> Result:
                 "share the kept probability out again: divide by its sum, so that the result "
                 "adds up to 1"),
     ]
-    return _check("top_p_filter", top_p_filter, _top_p, cases, _compare_array, mistakes)
+    return _check("top_p_filter", top_p_filter, _top_p, cases, _compare_array, mistakes,
+                  returns="return a NumPy array with a probability for every id, shaped like "
+                          "probabilities")

@@ -3,10 +3,14 @@
 Every check accepts its reference solution (`notebooks/solutions/`), rejects each usual mistake
 with the hint it promises (the mistakes are written out here, as a learner would write them),
 says "not attempted yet" for an unfilled stub, and reports a learner's exception in one line.
+An answer of an odd kind (a string, a list of arrays, the wrong shape or dtype, a value whose
+comparison raises) is answered in a plain sentence naming the case, never with a traceback.
 """
 
 import ast
+import contextlib
 import importlib.util
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -54,6 +58,27 @@ def run(check_name, function, capsys, **options):
     assert printed.strip() == result.message, "a check prints the message it returns"
     assert "\n" not in result.message and "Traceback" not in result.message
     return result
+
+
+def made_by(check_name):
+    """The cases a check tries and the mistakes it names, recorded as it makes them."""
+    made = {"cases": [], "mistakes": []}
+
+    def recording(kind, make):
+        def record(*args, **kwargs):
+            made[kind].append(make(*args, **kwargs))
+            return made[kind][-1]
+        return record
+
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.setattr(exercises, "Case", recording("cases", exercises.Case))
+        patch.setattr(exercises, "Mistake", recording("mistakes", exercises.Mistake))
+        getattr(exercises, check_name)(CHECKS[check_name])
+    return made["cases"], made["mistakes"]
+
+
+def hint_of(message):
+    return message.split(". Hint: ", 1)[1]
 
 
 def test_every_check_of_the_module_is_tested_here():
@@ -160,6 +185,13 @@ def titles_and_sections(text):
 
 def one_hot_float64(text, chars):
     rows = np.zeros((len(text), len(chars) + 1))
+    for t, c in enumerate(text):
+        rows[t, chars.index(c) + 1 if c in chars else 0] = 1
+    return rows
+
+
+def one_hot_int64(text, chars):
+    rows = np.zeros((len(text), len(chars) + 1), dtype=np.int64)
     for t, c in enumerate(text):
         rows[t, chars.index(c) + 1 if c in chars else 0] = 1
     return rows
@@ -336,6 +368,19 @@ def top_p_with(sort=True, strict=False, renormalise=True):
     return top_p
 
 
+def top_p_skipping_a_character_above_p(probabilities, p):
+    kept = np.zeros_like(probabilities)
+    total = 0.0
+    for i in np.argsort(-probabilities):
+        if total >= p:
+            break
+        if probabilities[i] > p:  # a character above p on its own is skipped: the mistake
+            continue
+        kept[i] = probabilities[i]
+        total += probabilities[i]
+    return kept / kept.sum()
+
+
 MISTAKES = [
     ("check_character_shares", shares_as_counts, "those are counts: divide each by len(text)"),
     ("check_character_shares", shares_without_spaces, "spaces and line breaks too"),
@@ -344,6 +389,7 @@ MISTAKES = [
     ("check_article_titles", titles_without_blank_lines, "between two blank lines"),
     ("check_article_titles", titles_and_sections, "is a section heading"),
     ("check_one_hot", one_hot_float64, "pass dtype=np.float32"),
+    ("check_one_hot", one_hot_int64, "the model reads float32, not integers"),
     ("check_one_hot", one_hot_without_unknown, "column 0 belongs to the unknown id"),
     ("check_one_hot", one_hot_raising_on_unknown, "gets the unknown id 0"),
     ("check_one_hot", one_hot_not_shifted, "has id i + 1"),
@@ -389,6 +435,7 @@ MISTAKES = [
     ("check_top_p", top_p_with(sort=False), "sort the ids by probability"),
     ("check_top_p", top_p_with(strict=True), "the character that crosses p stays in"),
     ("check_top_p", top_p_with(renormalise=False), "divide by its sum"),
+    ("check_top_p", top_p_skipping_a_character_above_p, "the likeliest character is always kept"),
 ]
 
 
@@ -402,12 +449,232 @@ def test_each_mistake_is_rejected_with_its_hint(check_name, mistaken, hint, caps
     assert hint in result.message, result.message
 
 
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_every_mistake_a_check_names_is_made_here(check_name, capsys):
+    """Each hint a check gives for a named mistake (a Mistake, or a case built for one) is the
+    hint some mistake of MISTAKES gets, so that none goes untested."""
+    cases, mistakes = made_by(check_name)
+    named = {m.hint for m in mistakes} | {case.hint for case in cases if case.specific}
+    given = {hint_of(run(check_name, mistaken, capsys).message)
+             for name, mistaken, _ in MISTAKES if name == check_name}
+    assert named <= given, f"no mistake in MISTAKES gets: {sorted(named - given)}"
+
+
 def test_a_message_says_the_case_what_was_expected_and_what_came_back(capsys):
     result = run("check_bits_per_char", nats, capsys)
     assert result.message == (
         "Not yet: bits_per_char on equal logits over 8 ids, batch 1 of length 5: expected 3 "
         "bits, got 2.07944. Hint: that is in nats (natural log): divide by np.log(2), or use "
         "np.log2")
+
+
+# --- Answers of odd kinds: a plain sentence naming the case, never a traceback ----------
+
+
+class Uncomparable(list):
+    """A learner's own object: its length, its items, its equality and even its repr raise."""
+
+    def _refuse(self, *args):
+        raise RuntimeError("not today")
+
+    __len__ = __iter__ = __getitem__ = __eq__ = __ne__ = __repr__ = __array__ = _refuse
+    __hash__ = None
+
+
+# Each made afresh for every call (a generator is used up once read).
+ODD_RETURNS = [
+    ("a string", lambda: "abc"),
+    ("a list of NumPy arrays", lambda: [np.arange(3), np.arange(3)]),
+    ("a ragged list of NumPy arrays", lambda: [np.arange(2), np.arange(3)]),
+    ("a 2 x 3 array", lambda: np.zeros((2, 3))),
+    ("an array of strings", lambda: np.array(["a", "b"])),
+    ("an int64 array", lambda: np.arange(7)),
+    ("a list of None", lambda: [None, None]),
+    ("a pair of None", lambda: (None, None)),
+    ("a dictionary of None", lambda: {"a": None}),
+    ("a set", lambda: {1, 2}),
+    ("a generator", lambda: (n for n in range(3))),
+    ("a complex number", lambda: 1j),
+    ("a complex array", lambda: np.ones(3, complex)),
+    ("True", lambda: True),
+    ("NaN", lambda: float("nan")),
+    ("an array holding one number", lambda: np.array([3.0])),
+    ("an object whose comparison raises", Uncomparable),
+]
+
+
+@pytest.mark.parametrize(("odd", "make"), ODD_RETURNS, ids=[odd for odd, _ in ODD_RETURNS])
+@pytest.mark.parametrize("check_name", CHECKS)
+def test_an_odd_answer_is_a_plain_sentence_naming_the_case(check_name, odd, make, capsys):
+    """(None itself is "not attempted yet": test_an_unfilled_stub_is_not_attempted_yet.)"""
+    cases, _ = made_by(check_name)
+    result = run(check_name, lambda *args: make(), capsys)
+    assert not result.passed and result.attempted
+    assert result.message.startswith("Not yet:") and hint_of(result.message), result.message
+    assert any(f" {case.label}: " in result.message for case in cases), result.message
+    assert "got " in result.message, result.message
+
+
+@pytest.mark.parametrize("check_name", CHECKS)
+@pytest.mark.parametrize("make", [lambda: "abc", Uncomparable], ids=["a string", "uncomparable"])
+def test_an_answer_of_the_wrong_kind_is_told_what_to_return(check_name, make, capsys):
+    result = run(check_name, lambda *args: make(), capsys)
+    assert hint_of(result.message).startswith("return "), result.message
+
+
+def titles_as_arrays_of_characters(text):
+    return [np.array(list(title)) for title in S01.article_titles(text)]
+
+
+def titles_as_bytes(text):
+    return [title.encode() for title in S01.article_titles(text)]
+
+
+def titles_in_one_string(text):
+    return "\n".join(S01.article_titles(text))
+
+
+def shares_as_pairs(text):
+    return list(S01.character_shares(text).items())
+
+
+def shares_as_percentages(text):
+    return {c: f"{share:.0%}" for c, share in S01.character_shares(text).items()}
+
+
+def one_hot_as_lists(text, chars):
+    return S02.one_hot(text, chars).tolist()
+
+
+def one_hot_with_an_extra_axis(text, chars):
+    return S02.one_hot(text, chars)[None]
+
+
+def one_hot_as_booleans(text, chars):
+    return S02.one_hot(text, chars).astype(bool)
+
+
+def pairs_stacked(ids, length):
+    return np.stack(S02.inputs_and_targets(ids, length))
+
+
+def pairs_flattened(ids, length):
+    return tuple(part.ravel() for part in S02.inputs_and_targets(ids, length))
+
+
+def pairs_and_their_count(ids, length):
+    inputs, targets = S02.inputs_and_targets(ids, length)
+    return inputs, targets, len(inputs)
+
+
+def lstm_step_without_c(*args):
+    return S03.lstm_step(*args)[0], None
+
+
+def lstm_step_stacked(*args):
+    return np.stack(S03.lstm_step(*args))
+
+
+def lstm_step_complex(*args):
+    h, c = S03.lstm_step(*args)
+    return h.astype(complex), c
+
+
+def bits_at_every_position(logits, targets):
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    p = e / e.sum(-1, keepdims=True)
+    return -np.log2(np.take_along_axis(p, targets[..., None], -1))[..., 0]
+
+
+def clip_and_the_norm(gradients, clip_norm):  # what tf.clip_by_global_norm returns
+    norm = np.sqrt(sum((g ** 2).sum() for g in gradients))
+    return S04.clip_by_global_norm(gradients, clip_norm), norm
+
+
+def clip_concatenated(gradients, clip_norm):
+    return np.concatenate([g.ravel() for g in S04.clip_by_global_norm(gradients, clip_norm)])
+
+
+def clip_with_a_none(gradients, clip_norm):
+    return [*S04.clip_by_global_norm(gradients, clip_norm)[:-1], None]
+
+
+def step_and_the_loss(weights, input_ids, target_ids, learning_rate):
+    return S04.training_step(weights, input_ids, target_ids, learning_rate), 1.0
+
+
+def step_flattened(*args):
+    return S04.training_step(*args).ravel()
+
+
+def top_p_kept_only(probabilities, p):
+    filtered = S05.top_p_filter(probabilities, p)
+    return filtered[filtered > 0]
+
+
+def top_p_as_a_dictionary(probabilities, p):
+    return dict(enumerate(S05.top_p_filter(probabilities, p)))
+
+
+WRONG_KINDS = [
+    ("check_character_shares", shares_as_pairs, "expected a dictionary from character"),
+    ("check_character_shares", shares_as_percentages, "expected a single number for"),
+    ("check_article_titles", titles_as_arrays_of_characters, "expected each title as a string"),
+    ("check_article_titles", titles_as_bytes, "expected each title as a string, got b'"),
+    ("check_article_titles", titles_in_one_string, "expected a list of titles"),
+    ("check_one_hot", one_hot_as_lists, "as a NumPy array of dtype float32, got a list"),
+    ("check_one_hot", one_hot_with_an_extra_axis, "of shape (5, 5), got shape (1, 5, 5)"),
+    ("check_one_hot", one_hot_as_booleans, "of dtype float32, got bool"),
+    ("check_inputs_and_targets", pairs_stacked, "expected a pair (inputs, targets)"),
+    ("check_inputs_and_targets", pairs_flattened, "expected inputs of shape (3, 3)"),
+    ("check_inputs_and_targets", pairs_and_their_count, "expected a pair (inputs, targets)"),
+    ("check_lstm_step", lstm_step_without_c, "expected c as an array of numbers, got None"),
+    ("check_lstm_step", lstm_step_stacked, "expected a pair (h, c)"),
+    ("check_lstm_step", lstm_step_complex, "expected h as real numbers"),
+    ("check_lstm_parameters", lambda d, h: str(4 * (d * h + h * h + h)),
+     "expected a single number, got '48'"),
+    ("check_lstm_parameters", lambda d, h: np.array([4 * (d * h + h * h + h)]),
+     "expected a single number, got [48]"),
+    ("check_lstm_parameters", lambda d, h: True, "expected a single number, got True"),
+    ("check_bits_per_char", bits_at_every_position, "expected a single number"),
+    ("check_bits_per_char", lambda logits, targets: "3 bits", "expected a single number"),
+    ("check_clip_by_global_norm", clip_and_the_norm, "gradient 0 of shape (1,)"),
+    ("check_clip_by_global_norm", clip_concatenated, "expected a list of 2 arrays"),
+    ("check_clip_by_global_norm", clip_with_a_none, "gradient 1 as an array of numbers"),
+    ("check_training_step", step_and_the_loss, "the new weights as an array of numbers"),
+    ("check_training_step", step_flattened, "the new weights of shape (3, 3), got shape (9,)"),
+    ("check_temperature_sampling", lambda logits, t, r: 1.0, "an id (an integer), got 1.0"),
+    ("check_temperature_sampling", lambda logits, t, r: np.array([1]), "an id (an integer)"),
+    ("check_temperature_sampling", lambda logits, t, r: "1", "an id (an integer), got '1'"),
+    ("check_temperature_sampling", lambda logits, t, r: np.exp(logits) / np.exp(logits).sum(),
+     "an id (an integer)"),
+    ("check_top_p", top_p_kept_only, "of shape (4,), got shape (2,)"),
+    ("check_top_p", top_p_as_a_dictionary, "the result as an array of numbers"),
+    ("check_top_p", lambda probabilities, p: 1.0, "an array of shape (4,), got the single"),
+]
+
+
+def test_every_check_meets_answers_of_the_wrong_kind():
+    assert {check_name for check_name, _, _ in WRONG_KINDS} == set(CHECKS)
+
+
+@pytest.mark.parametrize(("check_name", "odd", "says"), WRONG_KINDS,
+                         ids=[f"{c[6:]}-{s if f.__name__ == '<lambda>' else f.__name__}"
+                              for c, f, s in WRONG_KINDS])
+def test_a_wrong_type_shape_or_dtype_is_named(check_name, odd, says, capsys):
+    cases, _ = made_by(check_name)
+    result = run(check_name, odd, capsys)
+    assert not result.passed and result.attempted
+    assert says in result.message, result.message
+    assert re.match(rf"Not yet: \w+ ({'|'.join(re.escape(c.label) for c in cases)}): ",
+                    result.message), result.message
+
+
+def test_comparing_an_answer_that_raises_is_a_plain_sentence(capsys):
+    """The last resort: a comparison that raises, whatever the check, is one sentence."""
+    result = run("check_clip_by_global_norm", lambda *args: Uncomparable(), capsys)
+    assert ("got an object of type Uncomparable, which the check cannot compare with the "
+            "expected answer. Hint: return a list of NumPy arrays") in result.message
 
 
 def test_the_checks_import_numpy_and_no_tensorflow():
