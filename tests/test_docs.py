@@ -2,11 +2,17 @@
 name exist, and each headline figure is the one its record holds (docs/records/*.json for
 runs, the ``Raw:`` lines of benchmarks/RESULTS.md for benchmarks)."""
 
+import ast
+import csv
 import json
+import math
 import re
+import statistics
 from pathlib import Path
 
 import pytest
+
+from helpers.config import PRESETS, TrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
@@ -75,12 +81,46 @@ def test_every_make_target_the_pages_name_exists():
     assert named <= targets, f"not in the Makefile: {sorted(named - targets)}"
 
 
-def test_memory_is_in_mib_on_every_page():
-    for page in PAGES:
-        # A file's size is in MB (10^6 bytes, as benchmarks/corpus_setup.py writes it); a
-        # process's memory is in MiB, as ru_maxrss / 1024 and VmHWM / 1024 give it.
-        stray = re.findall(r"\b[\d,.]+ MB\b(?! of text| text)", _text(page))
-        assert not stray, f"{page.name}: memory in MB: {stray}"
+# A size in bytes, in any unit; a process's memory is in MiB on every page.
+SIZE = re.compile(r"\b\d[\d,.]*\s?(?:[kKMGTP]i?B|(?:kilo|mega|giga|tera)bytes?)\b")
+# The only sizes given in decimal units: (pages, pattern). Nothing else may be in kB, MB, GB.
+DECIMAL_SIZES = [
+    # a text file's size, as benchmarks/corpus_setup.py writes it
+    (("docs/performance.md", "docs/own-text.md"), r"\d+ MB (?:of )?text\b"),
+    (("CONTRIBUTING.md",), r"\d+ KB of prose"),  # tests/fixtures/tiny.txt
+    # the original's dense one-hot arrays
+    (("docs/original.md",), r"[\d.]+ GB (?:on its own figures|for `wiki\.test\.raw` as published)"),
+    # mybinder.org's memory limit, in the unit it states it in (tests/test_binder.py)
+    (("docs/binder.md", "docs/results.md"), r"mybinder\.org's 2 GB limit"),
+    (("docs/performance.md",), r"mybinder\.org allows 2 GB \(2 × 10⁹ bytes, [\d,]+ MiB\)"),
+]
+
+
+def _prose(text: str) -> str:
+    """The text with each run of white space (line breaks included) made one space."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_memory_is_in_mib_on_every_page(page):
+    text, name = _prose(_text(page)), str(page.relative_to(REPO_ROOT))
+    allowed = [m.span() for pages, pattern in DECIMAL_SIZES if name in pages
+               for m in re.finditer(pattern, text)]
+    stray = [m.group() for m in SIZE.finditer(text) if not m.group().endswith(" MiB")
+             and not any(start <= m.start() and m.end() <= end for start, end in allowed)]
+    assert not stray, f"{name}: a size not in MiB where no file, array or limit is meant: {stray}"
+
+
+def test_the_size_pattern_catches_memory_in_other_units():
+    for written in ("1.72 GB", "1,502 MB", "2 GiB", "900 kB", "3 gigabytes"):
+        assert SIZE.search(f"the kernel peaked at {written}."), written
+    assert not SIZE.search("150 units, 4 bytes a character")
+
+
+def test_the_pages_say_once_which_sizes_are_in_which_unit():
+    text = _prose(_page("docs/performance.md"))
+    assert "a process's memory is in MiB (2^20 bytes" in text
+    assert "only a file's or an array's size is in decimal MB or GB (10^6 or 10^9 bytes)" in text
 
 
 # The main run: docs/records/main_run.json
@@ -118,7 +158,7 @@ def test_results_page_states_the_main_runs_figures_from_its_record():
         "training BPC": f"{metrics['train_bpc']:.3f}",
         "training time": f"{metrics['train_seconds']:.1f} s ({metrics['train_seconds'] / 60:.1f} "
                          "min)",
-        f"training speed, {run['model']['hidden_nodes']} units":
+        f"training speed, {run['model']['hidden_nodes']} units, validations included":
             f"{metrics['chars_per_sec']:,} characters/s",
         "peak memory": f"{metrics['peak_rss_mib']:,} MiB",
     }
@@ -135,11 +175,6 @@ def test_results_page_states_the_main_runs_figures_from_its_record():
 
 def test_the_main_runs_record_is_of_the_main_preset_as_it_is():
     """A change to make run's settings needs a new record (benchmarks/main_run_record.py)."""
-    import sys
-
-    sys.path.insert(0, str(REPO_ROOT))
-    from helpers.config import PRESETS
-
     settings = _record("main_run.json")["settings"]
     for name, value in PRESETS["main"].items():
         if name not in ("max_steps", "warmup_steps"):  # the budget's plan fixes these
@@ -268,3 +303,325 @@ def test_memory_figures_on_the_performance_page_say_what_each_measured():
     for figure in (bench["peak_rss_mb"], _raw("bmp")["bmp"]["train"]["peak_mb"],
                    run["metrics"]["peak_rss_mib"]):
         assert f"| {figure:,.0f} MiB |" in table, figure
+
+
+# Figures in the pages' prose: each phrase is built from its record, so a figure that drifts
+# from its record, or a record re-measured without its page, fails here. Words stand for a few
+# small numbers and fractions, rounded from the records as the pages say ("about").
+
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
+TIMES_WORDS = {2: "twice", 3: "three times", 4: "four times"}
+PART_WORDS = {2: "half", 3: "a third", 4: "a quarter", 10: "a tenth", 20: "a twentieth"}
+
+
+def _cores(machine: str) -> int:
+    return int(re.search(r"(\d+) CPU cores shared", machine).group(1))
+
+
+def _params(row: dict) -> dict:
+    """A tried row's arguments, ``-p name value ...``, as {name: value} (values as written)."""
+    return dict(re.findall(r"-p (\w+) (\S+)", row["args"]))
+
+
+def _one(rows: list[dict], test) -> dict:
+    found = [row for row in rows if test(row)]
+    assert len(found) == 1, [row["change"] for row in found]
+    return found[0]
+
+
+def _assigned(path: Path, name: str):
+    """The value of a module-level assignment, read without importing the module."""
+    for node in ast.parse(_text(path)).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name
+                                                for t in node.targets):
+            expression = compile(ast.Expression(node.value), str(path), "eval")
+            return eval(expression, {"__builtins__": {}})  # a constant's arithmetic
+    raise AssertionError(f"{name} is not assigned in {path.name}")
+
+
+def _test_split_characters() -> int:
+    """len(wiki.test.raw) as notebook 01's stored output printed it."""
+    notebook = json.loads(_text(REPO_ROOT / "notebooks" / "01_data_loading.ipynb"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code" and 'load_split("test")' in "".join(cell["source"]):
+            printed = "".join("".join(o.get("text", "")) for o in cell["outputs"])
+            return int(re.search(r"^([\d,]+) characters$", printed, re.MULTILINE)
+                       .group(1).replace(",", ""))
+    raise AssertionError("notebook 01 prints no length of the test split")
+
+
+def _readme_figures() -> list[str]:
+    run = _record("main_run.json")
+    settings, metrics = run["settings"], run["metrics"]
+    units = run["model"]["hidden_nodes"]
+    assert run["model"]["num_layers"] == 1
+    return [
+        f"trains the main model ({units} units) for {settings['time_budget']:g} minutes",
+        f"`make run` trains for {settings['time_budget']:g} minutes by the clock",
+        f"({_cores(run['machine'])} shared CPU cores, no GPU)",
+        f"a one-layer LSTM of {units} units in {metrics['train_seconds'] / 60:.1f} minutes",
+        f"at {metrics['chars_per_sec']:,} characters a second ({units} units, validations "
+        "included)",
+        f"On the first {settings['valid_chars']:,} characters of WikiText-2's validation text",
+        f"each section of {settings['len_per_section']} characters from a zero state",
+    ]
+
+
+def _results_main_run_figures() -> list[str]:
+    run = _record("main_run.json")
+    settings, plan = run["settings"], run["plan"]
+    losses = _assigned(REPO_ROOT / "helpers" / "original.py", "PRINTED_LOSSES")
+    last = max(losses)
+    return [
+        f"one layer of {settings['hidden_nodes']} units",
+        f"dropout {settings['dropout']:g} on its outputs and "
+        f"{PART_WORDS[round(1 / settings['recurrent_dropout'])]} of its recurrent weights dropped",
+        f"batches of {settings['batch_size']} sequences of {settings['len_per_section']} "
+        f"characters, Adam at {settings['learning_rate']:g}, reached over a warm-up of "
+        f"{PART_WORDS[round(plan['max_steps'] / plan['warmup_steps'])]} of the steps and "
+        f"decaying on a {settings['lr_schedule']}",
+        f"clipping at {settings['clip_norm']:.1f}, {settings['time_budget']:g} minutes of "
+        f"training, training on `wiki.{settings['train_split']}.raw`",
+        f"validating on the first {settings['valid_chars']:,} characters of "
+        f"`wiki.{settings['valid_split']}.raw`",
+        f"the run timed {plan['pace']['per_step']:.3f} s a step and "
+        f"{plan['pace']['per_log']:.1f} s a validation on this machine and planned "
+        f"{plan['max_steps']:,} steps (a warm-up of {plan['warmup_steps']:,})",
+        f"printed a training loss every {sorted(losses)[1] - sorted(losses)[0]} steps",
+        f"the last, at step {last}, was {losses[last]:.2f} nats, that is "
+        f"{losses[last] / math.log(2):.2f} bits per character",
+    ]
+
+
+def _results_tried_figures() -> list[str]:
+    tried, run = _record("tried_settings.json"), _record("main_run.json")
+    long, short = tried["long"], tried["short"]
+    p = _params
+    new = _one(long, lambda r: r["args"] == "")
+    new_1 = _one(long, lambda r: r["args"] == "-p seed 1")
+    old = _one(long, lambda r: p(r).get("max_steps") == "2000")
+    d25 = _one(long, lambda r: p(r).get("dropout") == "0.25")
+    d50 = _one(long, lambda r: r["args"] == "-p recurrent_dropout 0.0 -p learning_rate 0.005 "
+                                           "-p warmup_steps 0")
+    carried = _one(long, lambda r: p(r).get("carry_state") == "True")
+    r005 = _one(long, lambda r: r["args"] == "-p learning_rate 0.005 -p warmup_steps 0")
+    r005_1 = _one(long, lambda r: r["args"] == "-p seed 1 -p learning_rate 0.005 -p warmup_steps 0")
+    deep = _one(long, lambda r: "num_layers" in p(r))
+    wide = _one(long, lambda r: "batch_size" in p(r))
+    decay = _one(long, lambda r: "weight_decay" in p(r))
+    embedded = _one(long, lambda r: "embedding_dim" in p(r))
+    rd40 = _one(long, lambda r: p(r).get("recurrent_dropout") == "0.4")
+    warm = _one(long, lambda r: r["args"] == "-p learning_rate 0.005")
+    rate = _one(long, lambda r: r["args"] == "-p warmup_steps 0")
+    short_ = {(int(p(r)["hidden_nodes"]) if "hidden_nodes" in p(r) else 512,
+               p(r).get("lr_schedule", "cosine")): r for r in short}
+    # the main preset at the tried rows' commit, as the record states it
+    preset_rate, preset_warmup = re.search(r"Adam at ([\d.]+) after a (\d+)-step warm-up",
+                                           tried["what"]).groups()
+
+    def bpc(row, key="valid_bpc"):
+        return f"{row[key]:.3f}"
+
+    def gained(base, row):
+        return f"{base['valid_bpc'] - row['valid_bpc']:.3f}"
+
+    full = [r for r in long if not r.get("shared_cores_busy") and r["steps"] == new["steps"]]
+    minutes = round(statistics.median(r["training_minutes"] for r in full))
+    carry_gains = [r["valid_bpc"] - r["valid_bpc_carried"] for r in long
+                   if r not in (old, carried)]
+    short_gains = [r["valid_bpc"] - r["valid_bpc_carried"] for r in short]
+    batch, length = run["settings"]["batch_size"], run["settings"]["len_per_section"]
+    text_chars = _test_split_characters()
+    wide_batch = int(p(wide)["batch_size"])
+    # the qualitative words of the page
+    assert wide_batch * wide["steps"] / wide["training_minutes"] > \
+        batch * r005["steps"] / r005["training_minutes"]  # "more characters in each minute"
+    assert decay["valid_bpc"] > r005["valid_bpc"] and rd40["valid_bpc"] > r005["valid_bpc"]
+    assert r005["valid_bpc"] - new["valid_bpc"] > \
+        (r005["valid_bpc"] - warm["valid_bpc"]) + (r005["valid_bpc"] - rate["valid_bpc"])
+    assert abs(r005["valid_bpc"] - embedded["valid_bpc"]) <= \
+        abs(new["valid_bpc"] - new_1["valid_bpc"])  # "within what a seed changes"
+    return [
+        # What was tried to get there
+        f"within {run['settings']['time_budget']:g} minutes of `make run` on "
+        f"{_cores(tried['machine'])} cores",
+        f"give {bpc(new)} in {new['steps']:,} steps (seeds 0 and 1: {bpc(new)} and "
+        f"{bpc(new_1)}), against {bpc(old)} for the old default ({p(old)['hidden_nodes']} units, "
+        f"constant rate, no dropout, {old['steps']:,} steps in {old['training_minutes']:.1f} "
+        "minutes)",
+        f"trained {new['steps']:,} steps in about {minutes} minutes (the table's times)",
+        f"as it was at commit `{tried['commit']}`",
+        # What the runs say
+        f"by step {d25['best_step']:,} (about "
+        f"{d25['training_minutes'] * d25['best_step'] / d25['steps']:.0f} minutes) the 512-unit "
+        f"run with dropout {p(d25)['dropout']} was at {bpc(d25, 'best_valid_bpc')}, where the "
+        f"old 256-unit default ended at {bpc(old)} after {old['training_minutes']:.1f} minutes",
+        f"The training text is {text_chars / 1e6:.1f} million characters; {new['steps']:,} steps "
+        f"of {batch} × {length} characters read it about "
+        f"{round(new['steps'] * batch * length / text_chars)} times",
+        f"({bpc(d25, 'best_valid_bpc')} at step {d25['best_step']:,} with {p(d25)['dropout']}, "
+        f"{bpc(d50, 'best_valid_bpc')} at {d50['best_step']:,} with "
+        f"{run['settings']['dropout']:g}) and rises again by the end ({bpc(d25)} and "
+        f"{bpc(d50)})",
+        f"{d50['valid_bpc'] - r005['valid_bpc']:.2f} below dropout alone at the end "
+        f"({d50['best_valid_bpc'] - r005['valid_bpc']:.2f} below its best along the way)",
+        f"ends behind on validation ({bpc(carried)} against {bpc(d50)})",
+        f"the two are about even ({bpc(carried, 'valid_bpc_carried')} and "
+        f"{bpc(d50, 'valid_bpc_carried')})",
+        f"every {minutes}-minute run by {min(carry_gains):.2f} to {max(carry_gains):.2f} "
+        f"({carried['valid_bpc'] - carried['valid_bpc_carried']:.2f} for the run trained that "
+        f"way; {min(short_gains):.2f} to {max(short_gains):.2f} after {short[0]['steps']:,} "
+        "steps)",
+        f"two layers of {p(deep)['hidden_nodes']} end at {bpc(deep)} after {deep['steps']:,} "
+        f"steps in {deep['training_minutes']:.1f} minutes; the {p(r005)['learning_rate']} row "
+        f"ends at {bpc(r005)} after {r005['training_minutes']:.1f}",
+        f"batches of {wide_batch} at a rate of {p(wide)['learning_rate']} read more characters",
+        f"({wide['steps']:,} steps of {wide_batch} sequences in {wide['training_minutes']:.1f} "
+        f"minutes, against {r005['steps']:,} of {batch} in {r005['training_minutes']:.1f}) but "
+        f"take about {PART_WORDS[round(r005['steps'] / wide['steps'])]} as many steps, and end "
+        f"at {bpc(wide)} against {bpc(r005)}",
+        f"(AdamW at {p(decay)['weight_decay']}, `weight_decay`, biases spared) cost: "
+        f"{bpc(decay)} against {bpc(r005)}",
+        f"({float(p(rd40)['recurrent_dropout']):.0%} of the recurrent weights instead of "
+        f"{run['settings']['recurrent_dropout']:.0%}) cost too: {bpc(rd40)}",
+        f"embedding** of {p(embedded)['embedding_dim']} (`embedding_dim`) instead of "
+        f"one-hot input: {bpc(embedded)} against {bpc(r005)}",
+        f"Two seeds of the {p(r005)['learning_rate']} row differ by about "
+        f"{abs(r005['valid_bpc'] - r005_1['valid_bpc']):.3f}, two of the new default by "
+        f"{abs(new['valid_bpc'] - new_1['valid_bpc']):.3f}: "
+        f"{abs(r005['valid_bpc'] - embedded['valid_bpc']):.3f} is within what a seed changes",
+        f"A warm-up of {preset_warmup} steps alone gained {gained(r005, warm)} ({bpc(warm)}), a "
+        f"rate of {preset_rate} alone {gained(r005, rate)} ({bpc(rate)}); together they gained "
+        f"{gained(r005, new)} ({bpc(new)}, seed 1: {bpc(new_1)}), more than the two apart",
+        f"costs at {short[0]['steps']}, notebook 04's length ({bpc(short_[256, 'cosine'])} "
+        f"against {bpc(short_[256, 'constant'])} for a constant rate at 256 units, "
+        f"{bpc(short_[512, 'cosine'])} against {bpc(short_[512, 'constant'])} at 512)",
+        f"({bpc(short_[512, 'constant'])} in {short_[512, 'constant']['training_minutes']:.1f} "
+        f"minutes, against {bpc(short_[256, 'constant'])} in "
+        f"{short_[256, 'constant']['training_minutes']:.1f} minutes for 256 units",
+    ]
+
+
+def _performance_figures() -> list[str]:
+    results = _text(REPO_ROOT / "benchmarks" / "RESULTS.md")
+    bench, same_time, setup = _raw("training"), _raw("transformer"), _raw("bmp")
+    run = _record("main_run.json")
+    # The FLOP count: bench.py writes the sizes and the formula, not the count, in its record.
+    sizes = dict(re.findall(r"(\w+)=(\d+)", re.search(r"^Sizes: (.+)$", results,
+                                                       re.MULTILINE).group(1)))
+    b, t, h, v = (int(sizes[k]) for k in ("batch_size", "len_per_section", "hidden_nodes",
+                                           "vocabulary"))
+    assert "`3 * 2 * B * T * (H*4H + H*V)`" in results
+    flops = 3 * 2 * b * t * (h * 4 * h + h * v)
+    assert f"lookup: {flops / 1e9:,.2f} GFLOP here." in results
+    achieved = flops * bench["training"]["four_gate"] / (b * t)
+    # The main run's speed against the benchmark's step
+    steps = run["settings"]["batch_size"] * run["settings"]["len_per_section"]
+    per_step = run["plan"]["pace"]["per_step"]
+    assert TrainConfig().dropout == TrainConfig().recurrent_dropout == 0  # "without dropout"
+    assert run["settings"]["dropout"] > 0  # "with the main preset's dropout on"
+    # The same seconds
+    ours, tutorial = same_time["ours"], same_time["tutorial"]
+    keras, transformer = same_time["keras-lstm"], same_time["transformer"]
+
+    def step_s(r):
+        return r["seconds"] / r["steps"]
+
+    assert max(same_time.values(), key=lambda r: r["valid_bpc"]) is transformer  # "furthest"
+    assert step_s(transformer) > step_s(ours)  # "its step took longer here than ours"
+    seconds = int(re.search(r"same_time\.py --seconds (\d+)", results).group(1))
+    assert seconds % 60 == 0
+    minutes = NUMBER_WORDS[seconds // 60]
+    tr = transformer["settings"]
+    # Memory: the benchmark's process, corpus_setup's train(), the main run
+    units, memory_steps = re.search(r"peak RSS, TrainConfig\(\)'s run \((\d+) units, (\d+) "
+                                    r"steps\)", results).groups()
+    assert int(units) == TrainConfig().hidden_nodes
+    text_mb = f"{setup['bmp']['file']['bytes'] / 1e6:.0f} MB"
+    limit = _assigned(REPO_ROOT / "tests" / "test_binder.py", "BINDER_MEMORY_LIMIT")
+    return [
+        f"| {achieved / 1e9:.1f} GFLOP/s, {achieved / bench['matmul_peak']:.0%} |",
+        f"The main run's {run['metrics']['chars_per_sec']:,} characters a second",
+        f"timed its own step alone at {per_step:.3f} s, that is {steps / per_step:,.0f} "
+        "characters a second",
+        f"The tutorial's `GRU({tutorial['settings']['units']})` has "
+        f"{tutorial['parameters'] / ours['parameters']:.1f} times our parameters and took about "
+        f"{TIMES_WORDS[round(step_s(tutorial) / step_s(ours))]} as long a step here, so it saw "
+        f"{PART_WORDS[round(ours['chars'] / tutorial['chars'])]} of the characters",
+        f"Adam's default rate, {tutorial['settings']['learning_rate']:g} against our "
+        f"{ours['settings']['learning_rate']:g}",
+        f"an embedding of {tutorial['settings']['embedding_dim']}, a "
+        f"`GRU({tutorial['settings']['units']})`",
+        f"`keras.layers.LSTM` of {keras['settings']['hidden_nodes']} units, our training",
+        f"so {keras['settings']['recurrent_dropout']:g} here",
+        f"The Keras LSTM took {keras['steps']:,} steps to our {ours['steps']:,} in about the same "
+        f"seconds (its schedule fitted to its own steps) and ended "
+        f"{keras['valid_bpc'] - ours['valid_bpc']:.2f} bits higher",
+        f"{NUMBER_WORDS[tr['blocks']]} pre-norm blocks of width {tr['width']} with "
+        f"{NUMBER_WORDS[tr['heads']]} heads",
+        f"(dropout {tr['dropout']:g}; AdamW at {tr['learning_rate']:g} with weight decay "
+        f"{tr['weight_decay']:g}",
+        f"the gradient norm clipped at {tr['clip_norm']:.1f})",
+        f"the {minutes} minutes were {transformer['steps']:,} steps",
+        f"about {minutes} minutes on {NUMBER_WORDS[_cores(run['machine'])]} CPU cores",
+        f"{minutes.capitalize()} minutes is far from the {run['settings']['time_budget']:g} of "
+        "`make run`",
+        # Setting up a large text
+        f"| {text_mb} of text ({setup['bmp']['file']['characters'] / 1e6:.1f} million "
+        "characters), default batches |",
+        f"`train()` to its first step, validation and checkpoint ({units} units)",
+        # Memory
+        f"{memory_steps} steps of `TrainConfig()`'s model ({units} units)",
+        f"one `train()` step of the same model after loading a {text_mb} text",
+        f"({run['model']['hidden_nodes']} units, {run['metrics']['steps']:,} steps in its "
+        f"{run['settings']['time_budget']:g} minutes, its validations and plots)",
+        f"mybinder.org allows {limit / 1e9:g} GB ({limit / 1e9:g} × 10⁹ bytes, "
+        f"{limit / 2**20:,.0f} MiB)",
+    ]
+
+
+def _notebook_06_figures() -> list[str]:
+    with open(REPO_ROOT / "notebooks" / "records" / "hidden_nodes" / "summary.csv",
+              encoding="utf-8", newline="") as summary:
+        rows = list(csv.DictReader(summary))
+    minutes, seconds = divmod(round(sum(float(row["wall_time_s"]) for row in rows)), 60)
+    return [f"({minutes} minutes {seconds} seconds for the {NUMBER_WORDS[len(rows)]}, on 2 "
+            "shared CPU cores)"]
+
+
+PROSE_FIGURES = {
+    "README.md": _readme_figures,
+    "docs/results.md (the main run)": _results_main_run_figures,
+    "docs/results.md (what was tried)": _results_tried_figures,
+    "docs/performance.md": _performance_figures,
+    "notebooks/06_comparing_runs.py": _notebook_06_figures,  # its markdown; the .ipynb follows
+}
+
+
+@pytest.mark.parametrize("where", PROSE_FIGURES)
+def test_prose_figures_are_read_from_their_records(where):
+    page = where.split(" (")[0]
+    text = _page(page)
+    if page.endswith(".py"):  # a notebook's markdown cells, without their comment marks
+        text = re.sub(r"^# ?", "", text, flags=re.MULTILINE)
+    text = _prose(text)
+    missing = [phrase for phrase in PROSE_FIGURES[where]() if _prose(phrase) not in text]
+    assert not missing, f"{where}: not as its record has it: {missing}"
+
+
+def test_readme_lesson_map_names_exercises_where_a_notebook_has_them():
+    """Exercises are where notebooks/solutions/ has a solution: 01 to 05, not 06 and 07."""
+    solved = {path.stem for path in (REPO_ROOT / "notebooks" / "solutions").glob("[0-9]*.py")}
+    text = _text(README)
+    rows = dict(re.findall(r"^\| \[`(\d\d_\w+)`\]\([^)]+\) \| (.+) \|$", text, re.MULTILINE))
+    assert sorted(rows) == sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert {name for name, lesson in rows.items() if "exercises" in lesson} == solved
+    assert {name[:2] for name in solved} == {"01", "02", "03", "04", "05"}
+    first, last = min(solved)[:2], max(solved)[:2]
+    assert f"Notebooks {first} to {last} end with exercises" in text
+
+
+def test_the_binder_page_says_what_a_fork_changes_in_the_badge():
+    badge = re.search(r"\(https://mybinder\.org/v2/gh/([^/]+/[^/]+)/", _text(README)).group(1)
+    if badge == "ORG/REPO":
+        assert "a fork replaces `ORG/REPO` with its own" in _prose(_page("docs/binder.md"))
