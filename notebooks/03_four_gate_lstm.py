@@ -751,9 +751,9 @@ assert keras_model.count_params() == model.count_params()
 # vectors, shaped (batch, D), and `h` and `c` the state, (batch, H); the weights are shaped as
 # `get_weights()` returns them, (D, 4H), (H, 4H) and (4H,), with the gates in the order
 # i, f, c, o. Return the new `(h, c)`. The check tries your step on small weights of its own
-# and on those of a fresh layer of 8 units reading one-hot vectors of 260 ids. A trained
-# layer's weights work too, once notebook 04 has trained one: in notebook 05, pass
-# `weights=run.model.lstm_0.get_weights()`.
+# and on those of a fresh layer of 8 units reading one-hot vectors of 260 ids. Once notebook
+# 04 has trained its model, try your step on the trained layer's weights too: the last lines of
+# the check's cell, uncommented, do that.
 
 # %%
 def lstm_step(x, h, c, kernel, recurrent_kernel, bias):
@@ -769,6 +769,9 @@ from helpers.model import FourGateLSTM
 exercise_layer = FourGateLSTM(8, input_dim=260)
 exercise_layer(tf.zeros([1, 1], tf.int32))  # the first call creates the weights
 check_lstm_step(lstm_step, weights=exercise_layer.get_weights())
+# After notebook 04, on the weights it trained:
+# from helpers.checkpoints import load_run
+# check_lstm_step(lstm_step, weights=load_run("outputs/runs/notebook").model.lstm_0.get_weights())
 
 
 # %% [markdown]
