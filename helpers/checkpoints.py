@@ -19,10 +19,10 @@ import numpy as np
 
 from helpers import rundir
 from helpers.backend import tf
-from helpers.config import TrainConfig, resolve_from_root
+from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
 from helpers.model import CharLSTM, build_model
-from helpers.paths import relative
+from helpers.paths import relative, resolve_from_root
 
 
 class DamagedCheckpointError(ValueError):
@@ -126,11 +126,16 @@ def _saved_vocabulary_size(prefix: Path) -> int | None:
 
 
 def remove_unfinished_saves(checkpoint_dir: Path) -> None:
-    """A save killed half-way leaves temporary files; the finished checkpoints are intact."""
+    """A save killed half-way leaves temporary files; the finished checkpoints are intact.
+
+    A link planted at such a name (TensorFlow saves into ``ckpt-<step>_temp/``, a name anyone
+    can guess) is removed, never followed: ``rmtree`` refuses a link, and left in place it
+    would receive the next save's files.
+    """
     if not checkpoint_dir.exists():
         return
     for leftover in checkpoint_dir.glob("*_temp*"):
-        if leftover.is_dir():
+        if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)

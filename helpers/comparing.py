@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import rundir
-from helpers.config import resolve_from_root
 from helpers.encoding import detokenize
-from helpers.paths import relative
+from helpers.paths import DamagedFileError, relative, resolve_from_root
 
 
 def _mean(values: list) -> float | None:
@@ -154,7 +153,10 @@ def read_sweep(sweep_dir) -> Comparison:
             if not (path / rundir.METRICS).exists():
                 raise FileNotFoundError(f"{relative(path)} is listed as ok in summary.csv but "
                                         "has no metrics.json")
-            runs.append(_finished_run(path, values))
+            try:
+                runs.append(_finished_run(path, values))
+            except DamagedFileError as exc:  # as in read_runs: the others are still compared
+                runs.append(RunRecord(path.name, path, "failed", values, error=str(exc)))
         else:
             runs.append(RunRecord(path.name, path, "failed", values, error=row["error"]))
     return Comparison(source, swept, runs)
@@ -183,7 +185,15 @@ BOOKKEEPING = {"output_dir", "data_dir", "log_every", "save_every", "sample_char
 
 
 def _read_run(path: Path) -> RunRecord:
-    """A folder of a runs directory: finished, or failed with the reason."""
+    """A folder of a runs directory: finished, or failed with the reason (a damaged file
+    included: one run's damage must not stop the comparison of the others)."""
+    try:
+        return _judge_run(path)
+    except DamagedFileError as exc:
+        return RunRecord(path.name, path, "failed", {}, error=str(exc))
+
+
+def _judge_run(path: Path) -> RunRecord:
     failure = rundir.read_error(path)
     if failure is not None:
         return RunRecord(path.name, path, "failed", {}, error=str(failure.get("error", "")))

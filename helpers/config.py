@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import numbers
 import os
 import types
 import typing
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.checks import check_int, check_number
-from helpers.paths import REPO_ROOT, check_regular_file, relative
+from helpers.paths import REPO_ROOT, check_regular_file, relative, resolve_from_root
 
 SPLITS = ("train", "valid", "test")  # WikiText-2's
 DEFAULT_PROMPT = "I plan to make the world a better place"  # the original tutorial's prompt
@@ -125,10 +124,9 @@ class TrainConfig:
                      must="be a positive number of minutes or None")
         for name in ("learning_rate", "clip_norm"):
             check_number(name, getattr(self, name), 0, low_open=True, must="be a positive number")
-        if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) \
-                or not 0 <= self.seed < 2**32:
-            # NumPy's global seed, which Keras sets, must fit in 32 bits.
-            raise ValueError(f"seed must be an integer from 0 to 2**32 - 1, got {self.seed!r}")
+        # NumPy's global seed, which Keras sets, must fit in 32 bits.
+        check_int("seed", self.seed, minimum=0)
+        check_number("seed", self.seed, 0, 2**32 - 1, must="be an integer from 0 to 2**32 - 1")
         for name in ("dropout", "recurrent_dropout"):
             check_number(name, getattr(self, name), 0, 1, high_open=True, must="lie in [0, 1)")
         if self.recurrent_dropout and self.cell != "four_gate":
@@ -192,12 +190,6 @@ def _validate_text_file(config: TrainConfig) -> None:
         check_regular_file(resolve_from_root(config.text_file))
     except OSError as exc:
         raise ValueError(f"text_file: {exc}") from None
-
-
-def resolve_from_root(path) -> Path:
-    """``path`` with ``~`` expanded, taken from the repository root unless absolute."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def preset_values(name: str | None) -> dict:

@@ -11,8 +11,9 @@ sees. The vocabulary is built from the training part only, as with WikiText, so 
 that occurs only in the validation part counts as the unknown id there.
 
 A run directory trained on a file records it in ``corpus.json``: the path as given, its SHA-256,
-its size, and how it was split. Resuming checks the file against it, so that a run is never
-continued on other text by accident.
+its size, and how it was split. This module builds that record (``TrainingData.text_file``);
+``helpers.rundir`` writes it, and on a resume checks the file against it
+(``rundir.check_same_text``), so that a run is never continued on other text by accident.
 
 A path is relative to the repository root unless absolute (like ``output_dir``), so that a
 notebook run from any folder reads the same file.
@@ -23,14 +24,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from helpers import data, rundir
-from helpers.config import resolve_from_root
+from helpers import data
 from helpers.encoding import Vocabulary, character_counts
-from helpers.paths import DamagedFileError, relative
+from helpers.paths import resolve_from_root
 
 
 @dataclass
@@ -172,85 +171,3 @@ def _shortest_text(need_train: int, need_valid: int, valid_fraction: float) -> i
             return n
         n += 1
 
-
-# --- The run directory's record ----------------------------------------------------------
-
-
-def check_same_text(run_dir: Path, record: dict | None) -> None:
-    """Refuse to continue a run directory on other text than it was trained on.
-
-    ``record`` is what `load_training_data` read now (None: WikiText-2). WikiText-2 runs have no
-    ``corpus.json`` and ``text_file: null`` (or nothing, from before text files) in their
-    ``config.json``. The same bytes under another path are the same text: a file that moved
-    may continue its run.
-    """
-    run_dir = Path(run_dir)
-    config = rundir.read_config(run_dir)
-    if config is None:
-        return  # a fresh run directory
-    saved = _read_record(run_dir)
-    if saved is not None:
-        same = record is not None and saved["sha256"] == record["sha256"]
-    else:  # WikiText-2, or a file whose record was never written (stopped right there)
-        saved = config.get("text_file")
-        same = saved == (record and record["text_file"])
-    if not same:
-        raise ValueError(
-            f"output_dir {relative(run_dir)!r} holds a run trained on other text (text_file: "
-            f"{_describe(saved)} there, {_describe(record)} now); choose another output_dir "
-            "to start afresh, or give the text_file it was trained on")
-    before = saved.get("valid_fraction") if isinstance(saved, dict) else None
-    if before is not None and before != record["valid_fraction"]:
-        raise ValueError(
-            f"output_dir {relative(run_dir)!r} holds a run with other settings (valid_fraction: "
-            f"{before!r} there, {record['valid_fraction']!r} now: validation would overlap "
-            "what it trained on); choose another output_dir to start afresh")
-
-
-# What corpus.json holds, and the types check_same_text relies on (valid_fraction is absent from
-# runs recorded before it could be set).
-_RECORD_FIELDS = {"text_file": str, "sha256": str, "size_bytes": int}
-
-
-def _read_record(run_dir: Path) -> dict | None:
-    """The run's ``corpus.json``, or a DamagedFileError naming it and the field that is wrong."""
-    record = rundir.read_corpus(run_dir)  # None if there is none; a JSON object if there is
-    if record is None:
-        return None
-    problems = [f'"{name}" is missing' if name not in record else
-                f'"{name}" is {record[name]!r:.40}, not {_KINDS[kind]}'
-                for name, kind in _RECORD_FIELDS.items()
-                if not _is(record.get(name), kind)]
-    fraction = record.get("valid_fraction")
-    if fraction is not None and not _is(fraction, float):
-        problems.append(f'"valid_fraction" is {fraction!r:.40}, not {_KINDS[float]}')
-    if problems:
-        raise DamagedFileError(
-            f"{relative(run_dir / rundir.CORPUS)} is damaged: {'; '.join(problems)}. It records "
-            "the text the run was trained on: restore it, or choose another output_dir to "
-            "start afresh")
-    return record
-
-
-_KINDS = {str: "a string", int: "an integer", float: "a number"}
-
-
-def _is(value, kind: type) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, (int, float) if kind is float else kind)
-
-
-def _describe(saved) -> str:
-    if saved is None:
-        return "None (WikiText-2)"
-    if isinstance(saved, str):
-        return repr(saved)
-    return (f"{saved['text_file']!r} with SHA-256 {saved['sha256'][:12]}... and "
-            f"{saved['size_bytes']:,} bytes")
-
-
-def record_text(run_dir: Path, record: dict | None) -> None:
-    """Write (or update, for a file that moved) the run directory's ``corpus.json``."""
-    if record is not None:
-        rundir.write_corpus(run_dir, record)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helpers.backend import keras, tf
-from helpers.checks import check_int
+from helpers.checks import check_int, check_number
 from helpers.encoding import Vocabulary
 from helpers.model import FourGateLSTM
 
@@ -424,8 +424,8 @@ def gate_saturation(recording: Recording, threshold: float = 0.1) -> dict[str, n
     ``threshold``), row 1 nearly open (above ``1 - threshold``). The candidate memory is left
     out: it is no gate, and near -1 it writes fully, negatively.
     """
-    if not 0 < threshold < 0.5:
-        raise ValueError(f"threshold must lie in (0, 0.5), got {threshold!r}")
+    check_number("threshold", threshold, 0, 0.5, low_open=True, high_open=True,
+                 must="lie in (0, 0.5)")
     return {name: np.stack([(recording.gates[name] < threshold).mean(axis=0),
                             (recording.gates[name] > 1 - threshold).mean(axis=0)])
             for name in SIGMOID_GATES}

@@ -23,6 +23,12 @@ def relative(path: os.PathLike | str) -> str:
     return Path(os.path.relpath(Path(path).resolve(), REPO_ROOT)).as_posix()
 
 
+def resolve_from_root(path: os.PathLike | str) -> Path:
+    """``path`` with ``~`` expanded, taken from the repository root unless absolute."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 class LinkRefusedError(ValueError):
     """A file the project writes is a symbolic link: writing would follow it, or replace it."""
 

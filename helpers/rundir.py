@@ -1,6 +1,7 @@
 """A run directory's files, read and written in one place, without importing TensorFlow.
 
-``helpers.training`` and ``helpers.corpus`` write a run directory, notebook 05 and
+``helpers.training`` writes a run directory (with the record ``helpers.corpus`` builds of the
+text it trained on, checked here on a resume), notebook 05 and
 ``helpers.runs`` add to it, and ``helpers.runs`` and ``helpers.generate`` read it; the file
 names, their readers and writers, the checkpoints found by their file names, and the lock that
 keeps two trainings out of one folder live here::
@@ -17,6 +18,7 @@ keeps two trainings out of one folder live here::
     samples.json       05's samples (and samples.txt, the first one as text)
     metrics.json       ``helpers.runs``: a finished run's figures
     error.json         ``helpers.runs``: why a sweep's run failed
+    lesson/            04's lesson trainings (a text excerpt, a run folder for each)
 
 Every JSON file is written atomically (``paths.write_json``); a damaged one is an error naming
 it (``paths.read_json``). A reader returns None (an empty list for the lists) where its file is
@@ -73,11 +75,12 @@ PLAN = "plan.json"
 DAMAGED = "damaged"
 LOCK = ".lock"
 LOSS_CURVE = "loss_curve.png"
+LESSON = "lesson"  # a folder: notebook 04 writes its lesson's text and runs into it
 CHECKPOINT_STATE = "checkpoint"
 RUN_FOLDER = "run folder"  # how a refused link's message names the folder
 # Every name the run writes (in the run folder, then in checkpoints/): none may be a link.
 OWNED = (CONFIG, VOCABULARY, CORPUS, HISTORY, PROGRESSION, CHECKPOINTS, SAMPLES, SAMPLES_TEXT,
-         METRICS, ERROR, PLAN, LOCK, LOSS_CURVE)
+         METRICS, ERROR, PLAN, LOCK, LOSS_CURVE, LESSON)
 OWNED_IN_CHECKPOINTS = (CHECKPOINT_STATE, DAMAGED)
 
 _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
@@ -144,8 +147,9 @@ def write_corpus(run_dir: Path, record: dict) -> None:
 
 
 def read_history(run_dir: Path) -> list[dict]:
-    """The rows of history.json, each an object with a whole ``step`` and numbers for its
-    losses; anything else is a ``DamagedFileError`` naming the file and the row."""
+    """The rows of history.json, each an object with a whole ``step``, numbers for its losses
+    and its ``elapsed`` seconds, and numbers (or nothing) for the figures a row may lack;
+    anything else is a ``DamagedFileError`` naming the file and the row."""
     rows = _read(run_dir, HISTORY, list)
     for index, row in enumerate(rows):
         problem = _history_row_problem(row)
@@ -161,11 +165,27 @@ def _history_row_problem(row) -> str | None:
     step = row.get("step")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         return f"has no whole step number (step: {step!r:.40})"
-    for name in ("train_bpc", "valid_bpc"):
+    for name in HISTORY_NUMBERS:
         value = row.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not _is_number(value):
             return f"(step {step}) has no number for {name} ({value!r:.40})"
+    for name, none_allowed in HISTORY_OPTIONAL_NUMBERS.items():
+        value = row.get(name)
+        if name in row and not _is_number(value) and not (value is None and none_allowed):
+            return f"(step {step}) has {value!r:.40} for {name}, not a number"
     return None
+
+
+# What every history row holds (training resumes its clock from the last row's elapsed), and
+# what a row may lack: the untrained row has no speed (None), and runs from before a figure
+# existed have none of it. Each optional figure says whether it may be None.
+HISTORY_NUMBERS = ("train_bpc", "valid_bpc", "elapsed")
+HISTORY_OPTIONAL_NUMBERS = {"valid_bpc_carried": True, "chars_per_sec": True,
+                            "peak_rss_mb": False}
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
@@ -444,3 +464,86 @@ def _describe_holder(fd: int) -> str:
         return f"process {holder['pid']}{where} (started {holder['started']})"
     except (OSError, ValueError, KeyError, TypeError):
         return "another process"
+
+
+# --- corpus.json: the text a run was trained on ------------------------------------------
+# ``helpers.corpus`` builds the record (the file's path as given, its SHA-256, its size and
+# how it was split); here it is written, read back and checked on a resume.
+
+
+def check_same_text(run_dir: Path, record: dict | None) -> None:
+    """Refuse to continue a run directory on other text than it was trained on.
+
+    ``record`` is what `corpus.load_training_data` read now (None: WikiText-2). WikiText-2 runs
+    have no ``corpus.json`` and ``text_file: null`` (or nothing, from before text files) in
+    their ``config.json``. The same bytes under another path are the same text: a file that
+    moved may continue its run.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    if config is None:
+        return  # a fresh run directory
+    saved = _read_text_record(run_dir)
+    if saved is not None:
+        same = record is not None and saved["sha256"] == record["sha256"]
+    else:  # WikiText-2, or a file whose record was never written (stopped right there)
+        saved = config.get("text_file")
+        same = saved == (record and record["text_file"])
+    if not same:
+        raise ValueError(
+            f"output_dir {relative(run_dir)!r} holds a run trained on other text (text_file: "
+            f"{_describe_text(saved)} there, {_describe_text(record)} now); choose another "
+            "output_dir to start afresh, or give the text_file it was trained on")
+    before = saved.get("valid_fraction") if isinstance(saved, dict) else None
+    if before is not None and before != record["valid_fraction"]:
+        raise ValueError(
+            f"output_dir {relative(run_dir)!r} holds a run with other settings (valid_fraction: "
+            f"{before!r} there, {record['valid_fraction']!r} now: validation would overlap "
+            "what it trained on); choose another output_dir to start afresh")
+
+
+def record_text(run_dir: Path, record: dict | None) -> None:
+    """Write (or update, for a file that moved) the run directory's ``corpus.json``."""
+    if record is not None:
+        write_corpus(run_dir, record)
+
+
+# What corpus.json holds, and the types check_same_text relies on (valid_fraction is absent from
+# runs recorded before it could be set).
+_RECORD_FIELDS = {"text_file": str, "sha256": str, "size_bytes": int}
+_RECORD_KINDS = {str: "a string", int: "an integer", float: "a number"}
+
+
+def _read_text_record(run_dir: Path) -> dict | None:
+    """The run's ``corpus.json``, or a DamagedFileError naming it and the field that is wrong."""
+    record = read_corpus(run_dir)  # None if there is none; a JSON object if there is
+    if record is None:
+        return None
+    problems = [f'"{name}" is missing' if name not in record else
+                f'"{name}" is {record[name]!r:.40}, not {_RECORD_KINDS[kind]}'
+                for name, kind in _RECORD_FIELDS.items()
+                if not _is_a(record.get(name), kind)]
+    fraction = record.get("valid_fraction")
+    if fraction is not None and not _is_a(fraction, float):
+        problems.append(f'"valid_fraction" is {fraction!r:.40}, not {_RECORD_KINDS[float]}')
+    if problems:
+        raise DamagedFileError(
+            f"{relative(run_dir / CORPUS)} is damaged: {'; '.join(problems)}. It records "
+            "the text the run was trained on: restore it, or choose another output_dir to "
+            "start afresh")
+    return record
+
+
+def _is_a(value, kind: type) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
+
+
+def _describe_text(saved) -> str:
+    if saved is None:
+        return "None (WikiText-2)"
+    if isinstance(saved, str):
+        return repr(saved)
+    return (f"{saved['text_file']!r} with SHA-256 {saved['sha256'][:12]}... and "
+            f"{saved['size_bytes']:,} bytes")

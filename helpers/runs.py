@@ -40,6 +40,7 @@ import csv
 import io
 import itertools
 import os
+import secrets
 import sys
 import time
 import traceback
@@ -65,7 +66,7 @@ from helpers.config import (
     with_preset,
 )
 from helpers.encoding import detokenize
-from helpers.paths import OUTPUTS, REPO_ROOT, relative, write_text
+from helpers.paths import OUTPUTS, REPO_ROOT, create_new, relative, write_text
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 TRAINING = NOTEBOOKS / "04_training.ipynb"
@@ -130,9 +131,15 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool,
     notebook of an earlier, good run; an interrupted one leaves nothing. ``echo``: the lines the
     notebook prints (training's progress, its warnings) appear here as they come. A cell that
     runs past ``CELL_TIMEOUT_S`` stops the notebook with a message saying so.
+
+    papermill opens its output as any file is opened, following a link: the temporary file has
+    a random name and is created here first (``paths.create_new``), so that no link planted in
+    the run folder receives the notebook, and the renames replace a link rather than follow it.
     """
     _remove_stale_executions(output)
-    running = output.with_name(f".{output.stem}.{os.getpid()}.running.ipynb")
+    running = output.with_name(f".{output.stem}.{os.getpid()}.{secrets.token_hex(8)}"
+                               ".running.ipynb")
+    os.close(create_new(running))
     failed = failed_notebook(output)
     timeout = CELL_TIMEOUT_S.get(notebook.name)
     try:
@@ -199,7 +206,8 @@ class _Indented(io.TextIOBase):
 def _remove_stale_executions(output: Path) -> None:
     """Temporary notebooks of executions whose process was killed (SIGKILL leaves them)."""
     for path in output.parent.glob(f".{output.stem}.*.running.ipynb"):
-        pid = path.name[len(output.stem) + 2:-len(".running.ipynb")]
+        # .STEM.PID.RANDOM.running.ipynb (.STEM.PID.running.ipynb before the random part)
+        pid = path.name[len(output.stem) + 2:-len(".running.ipynb")].split(".")[0]
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
@@ -213,8 +221,10 @@ def failed_notebook(output: Path) -> Path:
 
 
 def _keep_failed(running: Path, failed: Path) -> None:
-    if running.exists():
+    if running.exists() and running.stat().st_size:  # papermill got to write the notebook
         os.replace(running, failed)
+    else:
+        running.unlink(missing_ok=True)
 
 
 def check_parameters(training: dict, sampling: dict) -> None:
@@ -254,7 +264,9 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
     training, sampling = split_parameters(parameters)
     rel = relative(run_dir)
     check_parameters(training, {**sampling, "run_dir": rel})
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # A run folder that cannot be written (or holds a planted link) is refused in one line
+    # naming it, before a notebook runs: not as a temporary notebook that could not be made.
+    rundir.check_writable(run_dir)
     started = time.perf_counter()
     trained = already_trained(run_dir, training)
     if trained is not None:

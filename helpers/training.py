@@ -112,7 +112,7 @@ def _check_run_dir(config: TrainConfig, vocabulary: Vocabulary, text_record) -> 
     run_dir = config.run_dir
     if not rundir.checkpoint_files(run_dir / rundir.CHECKPOINTS):
         return []
-    corpus.check_same_text(run_dir, text_record)  # before the vocabulary: it names text_file
+    rundir.check_same_text(run_dir, text_record)  # before the vocabulary: it names text_file
     vocab_path = run_dir / rundir.VOCABULARY
     if vocab_path.exists():
         saved = Vocabulary.load(vocab_path)
@@ -130,7 +130,7 @@ def _write_run_files(config: TrainConfig, vocabulary: Vocabulary, text_record) -
     has really started."""
     vocabulary.save(config.run_dir / rundir.VOCABULARY)
     rundir.write_config(config.run_dir, config.to_json())
-    corpus.record_text(config.run_dir, text_record)
+    rundir.record_text(config.run_dir, text_record)
 
 
 def _undo_failed_start(run_dir: Path) -> None:
@@ -140,8 +140,9 @@ def _undo_failed_start(run_dir: Path) -> None:
     checkpoint_dir = run_dir / rundir.CHECKPOINTS
     if rundir.checkpoint_files(checkpoint_dir):
         return
+    # Not the folders, nor the lock (its holder removes it)
     for name in rundir.OWNED:
-        if name not in (rundir.CHECKPOINTS, rundir.LOCK):  # the lock's holder removes it
+        if name not in (rundir.CHECKPOINTS, rundir.LESSON, rundir.LOCK):
             (run_dir / name).unlink(missing_ok=True)
     rundir.remove_unfinished_writes(run_dir)
     remove_unfinished_saves(checkpoint_dir)
@@ -405,9 +406,16 @@ class _Session:
                                      self.training_data.text_file)
                 window.add(bits)
                 bar.update(1)
-                if current % config.log_every == 0 or current == config.max_steps:
+                logged = current % config.log_every == 0 or current == config.max_steps
+                if logged:
                     self._log(current, window, history, bar, verbose and not show_bar)
                 if current % config.save_every == 0 or current == config.max_steps:
+                    if not logged:
+                        # A step's training loss is measured before its update, so only a
+                        # validation sees the weights about to be saved: at a log, _log ran
+                        # one; between logs, it runs here (weights of 1e30 are finite, and a
+                        # checkpoint of them would make every resume diverge).
+                        self._check_diverged(current, {"validation loss": self.evaluate()})
                     self._save(current, history)
         finally:
             bar.close()

@@ -27,12 +27,46 @@ def strict_json(path):
 
 
 @pytest.mark.slow  # trains
-def test_a_diverging_rate_stops_the_run_before_anything_is_saved(tmp_path):
+@pytest.mark.parametrize("rate, finite", [
+    (1e30, True),  # a finite loss, far above blind guessing
+    (1e300, False),  # beyond float32: the rate is infinite, the loss not a number
+], ids=["1e30", "1e300"])
+def test_a_diverging_rate_stops_the_run_before_anything_is_saved(tmp_path, rate, finite):
     with pytest.raises(TrainingDiverged, match=r"training diverged at step \d+: the training "
-                                               r"loss is .* Lower learning_rate \(now 1e\+30\)"):
-        train(tiny(tmp_path, max_steps=20, learning_rate=1e30), progress=False, verbose=False)
+                                               r"loss is \S+ bits per character .* Lower "
+                                               + re.escape(f"learning_rate (now {rate:g})")) \
+            as caught:
+        train(tiny(tmp_path, max_steps=20, learning_rate=rate), progress=False, verbose=False)
+    loss = float(re.search(r"the training loss is (\S+) bits", str(caught.value))[1])
+    assert math.isfinite(loss) == finite, loss
     # Diverged before its first checkpoint: nothing of the failed start is left.
-    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # trains
+def test_a_state_saved_between_logs_is_checked_before_it_is_saved(tmp_path):
+    """With save_every=1, step 6 is saved before step 7's loss can show that it diverged: its
+    weights near 1e30 are finite, so a checkpoint of them would be taken as good, and every
+    resume would start from it and diverge again."""
+    run_dir = tmp_path / "run"
+    train(tiny(tmp_path, max_steps=5, save_every=1), progress=False, verbose=False)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step 6: the validation "
+                                               r"loss is .* keeps its last checkpoint, step 5"):
+        train(tiny(tmp_path, max_steps=20, save_every=1, learning_rate=1e30),
+              progress=False, verbose=False)
+    assert sorted(rundir.checkpoint_files(run_dir / "checkpoints")) == [4, 5]
+    assert all(checkpoint_problem(run_dir / "checkpoints" / f"ckpt-{number}") is None
+               for number in (4, 5))
+    # A sane rate resumes from step 5 and trains, rather than diverging again.
+    again = train(tiny(tmp_path, max_steps=10, save_every=1), progress=False, verbose=False)
+    assert [row["step"] for row in again] == [0, 5, 10]
+    assert all(math.isfinite(row["valid_bpc"]) for row in strict_json(run_dir / "history.json"))
+    # A fresh start at that rate saves nothing at all.
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step 1: the validation "
+                                               r"loss .* no checkpoint was saved"):
+        train(tiny(tmp_path, "fresh", max_steps=20, save_every=1, learning_rate=1e30),
+              progress=False, verbose=False)
+    assert not (tmp_path / "fresh").exists()
 
 
 @pytest.mark.slow  # trains
@@ -96,7 +130,18 @@ def test_files_are_strict_json():
     ([{"train_bpc": 1.0, "valid_bpc": 1.0}], "row 0 has no whole step number"),
     ([{"step": 0, "train_bpc": 1.0, "valid_bpc": None}], "row 0 (step 0) has no number for "
                                                          "valid_bpc"),
-])
+    # Resuming reads the last row's elapsed, and collect_metrics the training time from it.
+    ([{"step": 0, "train_bpc": 1.0, "valid_bpc": 1.0}], "row 0 (step 0) has no number for "
+                                                        "elapsed (None)"),
+    ([{"step": 0, "train_bpc": 1.0, "valid_bpc": 1.0, "elapsed": 0.0},
+      {"step": 5, "train_bpc": 1.0, "valid_bpc": 1.0, "elapsed": "3 s"}],
+     "row 1 (step 5) has no number for elapsed ('3 s')"),
+    ([{"step": 0, "train_bpc": 1.0, "valid_bpc": 1.0, "elapsed": 0.0, "chars_per_sec": "fast"}],
+     "row 0 (step 0) has 'fast' for chars_per_sec, not a number"),
+    ([{"step": 0, "train_bpc": 1.0, "valid_bpc": 1.0, "elapsed": 0.0, "peak_rss_mb": None}],
+     "row 0 (step 0) has None for peak_rss_mb, not a number"),
+], ids=["not objects", "no step", "no valid_bpc", "no elapsed", "elapsed not a number",
+        "chars_per_sec not a number", "peak_rss_mb None"])
 def test_history_rows_that_are_not_rows_are_named(tmp_path, rows, message):
     (tmp_path / "history.json").write_text(json.dumps(rows), encoding="utf-8")
     with pytest.raises(DamagedFileError, match=f"history.json is damaged: {re.escape(message)}"):

@@ -3,6 +3,7 @@ folder for the main job, a damaged progression.json on resume, a vocabulary edit
 notebook 05 on a model whose text has a single character."""
 
 import json
+import re
 
 import nbformat
 import papermill
@@ -19,6 +20,22 @@ def test_the_main_job_into_a_read_only_outputs_folder_is_one_line(read_only, cap
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
+
+
+def test_the_main_job_into_a_read_only_run_folder_is_one_line(read_only, tmp_path, capsys):
+    """A run folder that exists but cannot be written (a read-only share, a downloaded run):
+    runs/NAME is the fixture's read-only run/, reached through a runs/ link in outputs/."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "runs").symlink_to(read_only)
+    argv = ["main", "--outputs", str(outputs), "--name", "run", "-p", "max_steps", "5"]
+    assert runs.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.fullmatch(r"error: output_dir '.*read-only/run' cannot be written: (Permission "
+                        r"denied|Operation not permitted)\n", err), err
+    assert "training:" not in out  # refused before 04 ran
+    assert sorted(p.name for p in (read_only / "run").iterdir()) == ["config.json"]
 
 
 @pytest.mark.slow  # trains

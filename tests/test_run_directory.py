@@ -21,7 +21,7 @@ from helpers.checkpoints import CheckpointWarning, DamagedCheckpointError, load_
 from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
 from helpers.paths import REPO_ROOT, DamagedFileError, relative, write_json
-from helpers.training import train
+from helpers.training import build_training, train
 
 pytestmark = pytest.mark.slow  # each case trains and resumes a run
 
@@ -232,7 +232,23 @@ def _cut(path):
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
+def _nan_weights(checkpoints, number=10):
+    """What a run that diverged between logs could once save: a whole checkpoint, every
+    checksum right, whose weights are NaN."""
+    run_dir = checkpoints.parent
+    config = TrainConfig.from_json(rundir.read_config(run_dir))
+    vocabulary = Vocabulary.load(run_dir / rundir.VOCABULARY)
+    model, optimizer, step = build_training(config, len(vocabulary))
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    prefix = str(checkpoints / f"ckpt-{number}")
+    checkpoint.restore(prefix).assert_existing_objects_matched()
+    for weight in model.trainable_variables:
+        weight.assign(tf.fill(weight.shape, np.nan))
+    checkpoint.write(prefix)
+
+
 DAMAGE = {
+    "nan weights": _nan_weights,
     "truncated data": lambda c: _cut(_data(c)),
     "empty data": lambda c: _data(c).write_bytes(b""),
     "zeroed data": lambda c: _data(c).write_bytes(bytes(_data(c).stat().st_size)),
@@ -248,8 +264,11 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_one(run, straigh
     with pytest.warns(CheckpointWarning, match=r"checkpoint ckpt-10 in .*run/checkpoints is "
                                                r"damaged \(.+\); using ckpt-5, the newest intact "
                                                r"one, instead; its files are now in "
-                                               r".*run/checkpoints/damaged"):
+                                               r".*run/checkpoints/damaged") as warned:
         history = quietly(tiny(run, max_steps=15))
+    if damage == "nan weights":  # found by its weights: every file and checksum is whole
+        [skipped] = [w for w in warned if issubclass(w.category, CheckpointWarning)]
+        assert "not finite numbers (the run diverged)" in str(skipped.message)
     assert steps(history) == [0, 5, 10, 15]  # steps 6-10 trained again, not restarted from 0
     assert sorted(rundir.checkpoint_files(checkpoints)) == [10, 15]
     assert all(name.startswith("ckpt-10.") for name in os.listdir(checkpoints / "damaged"))

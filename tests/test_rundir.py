@@ -11,7 +11,7 @@ FILES = [  # (reader, writer, a value, what a missing file reads as)
     (rundir.read_config, rundir.write_config, {"hidden_nodes": 8}, None),
     (rundir.read_corpus, rundir.write_corpus, {"text_file": "a.txt", "sha256": "0" * 64}, None),
     (rundir.read_history, rundir.write_history,
-     [{"step": 0, "train_bpc": 8.0, "valid_bpc": 8.0}], []),
+     [{"step": 0, "train_bpc": 8.0, "valid_bpc": 8.0, "elapsed": 0.0}], []),
     (rundir.read_progression, rundir.write_progression, [{"step": 0, "text": "é"}], []),
     (rundir.read_metrics, rundir.write_metrics, {"steps": 100}, None),
     (rundir.read_error, rundir.write_error, {"error": "ValueError: x"}, None),

@@ -25,7 +25,7 @@ import pytest
 
 from helpers import runs
 from helpers.config import LESSON_OFF, PRESETS
-from helpers.paths import REPO_ROOT, relative, write_json
+from helpers.paths import REPO_ROOT, relative, resolve_from_root, write_json
 
 pytestmark = pytest.mark.system
 
@@ -252,7 +252,8 @@ def test_comparison_without_a_sweep_reads_run_directories(resumed_sweep, tmp_pat
     executed = tmp_path / "06.ipynb"
     papermill.execute_notebook(str(runs.COMPARING), str(executed), kernel_name="python3",
                                parameters={"sweep_dir": None, "runs_dir": str(runs_dir)},
-                               cwd=str(runs.NOTEBOOKS), progress_bar=False)
+                               cwd=str(runs.NOTEBOOKS), progress_bar=False,
+                               execution_timeout=runs.CELL_TIMEOUT_S[runs.COMPARING.name])
     text = stdout_of(executed)
     assert "sweep_dir is None: comparing the runs under" in text
     assert "2 finished, 1 failed" in text
@@ -267,7 +268,8 @@ def test_comparison_of_a_missing_sweep_says_how_to_make_one(tmp_path):
         papermill.execute_notebook(str(runs.COMPARING), str(tmp_path / "06.ipynb"),
                                    parameters={"sweep_dir": "outputs/sweeps/no-such-sweep"},
                                    kernel_name="python3", cwd=str(runs.NOTEBOOKS),
-                                   progress_bar=False)
+                                   progress_bar=False,
+                                   execution_timeout=runs.CELL_TIMEOUT_S[runs.COMPARING.name])
     assert caught.value.ename == "FileNotFoundError"
     assert "'outputs/sweeps/no-such-sweep' does not exist" in caught.value.evalue
     assert "python -m helpers.runs sweep --param" in caught.value.evalue
@@ -530,3 +532,42 @@ def test_make_run_over_a_damaged_checkpoint_says_which_it_used(finished_main, ou
     assert "using ckpt-50, the newest intact one, instead; its files are now in" in done.err
     steps = [row["step"] for row in read_json(finished_main / "history.json")]
     assert steps == [0, 50, 100, 150]
+
+
+def test_the_command_line_reaches_04s_parameters_typed_by_their_fields(monkeypatch, tmp_path,
+                                                                       capsys):
+    """`-p show_original false` reaches 04 as False (the string 'false' would be true and run
+    the port), `-p text_file 1984` as the name of a file (not the number 1984), and a value that
+    does not convert is refused naming its field before any notebook runs. papermill does not
+    start here: what it would inject into each notebook is recorded."""
+    executed = []
+
+    def execute_notebook(input_path, output_path, parameters=None, **options):
+        executed.append((os.path.basename(input_path), dict(parameters or {})))
+        nbformat.write(nbformat.v4.new_notebook(), output_path)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    monkeypatch.setattr(runs, "collect_metrics", lambda run_dir: dict(FAKE_METRICS))
+    monkeypatch.chdir(tmp_path)  # a relative text_file names a file of the current folder
+    (tmp_path / "1984").write_text("It was a bright cold day in April. " * 300, "utf-8")
+    outputs = ["--outputs", str(tmp_path / "outputs")]
+
+    assert runs.main(["main", "-p", "show_original", "false", "-p", "text_file", "1984",
+                      *outputs]) == 0
+    [(first, training), (second, sampling)] = executed
+    assert (first, second) == ("04_training.ipynb", "05_sampling.ipynb")
+    assert training["show_original"] is False
+    assert type(training["text_file"]) is str
+    assert resolve_from_root(training["text_file"]) == tmp_path / "1984"
+    assert "text_file" not in sampling and "show_original" not in sampling
+    # The lesson's port is off in the main job anyway: asked for, it is True, not a string.
+    executed.clear()
+    assert runs.main(["main", "--name", "port", "-p", "show_original", "TRUE", *outputs]) == 0
+    assert executed[0][1]["show_original"] is True
+
+    executed.clear()
+    capsys.readouterr()
+    assert runs.main(["main", "-p", "max_steps", "1.5", *outputs]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: max_steps must be ") and "'1.5'" in line
+    assert not executed

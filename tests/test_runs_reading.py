@@ -45,6 +45,58 @@ def test_read_runs_finds_what_the_runs_differ_in(tmp_path):
     assert lines[4].split()[:4] == ["c", "failed", "-", "-"]
 
 
+def test_a_damaged_run_is_listed_as_failed_and_the_rest_compared(tmp_path):
+    """One damaged run made notebook 06 fail for every run in the folder."""
+    _run(tmp_path / "good", {"hidden_nodes": 64}, [3.0, 2.5], "abc")
+    damaged = _run(tmp_path / "no-elapsed", {"hidden_nodes": 128}, [2.8])
+    rows = json.loads((damaged / "history.json").read_text())
+    del rows[0]["elapsed"]  # read unchecked, it was a KeyError for the whole comparison
+    (damaged / "history.json").write_text(json.dumps(rows))
+    _run(tmp_path / "bad-error", {"hidden_nodes": 256}, [2.7])
+    (tmp_path / "bad-error" / "error.json").write_text("{cut short")
+    comparison = comparing.read_runs(tmp_path)
+    assert [r.name for r in comparison.finished] == ["good"]
+    failed = {r.name: r.error for r in comparison.failed}
+    assert failed["no-elapsed"].endswith("no-elapsed/history.json is damaged: row 0 (step 100) "
+                                         "has no number for elapsed (None)")
+    assert "bad-error/error.json is damaged: it is not valid JSON" in failed["bad-error"]
+    lines = comparison.table().splitlines()
+    assert [line.split()[:2] for line in lines[2:]] == [
+        ["bad-error", "failed"], ["good", "ok"], ["no-elapsed", "failed"]]
+
+
+def test_an_older_history_holding_a_bare_nan_is_a_diverged_run(tmp_path):
+    """Before history files were strict JSON, a diverged run wrote a bare NaN into them."""
+    _run(tmp_path / "good", {"seed": 0}, [3.0])
+    diverged = _run(tmp_path / "lr1e300", {"seed": 0}, [3.0, 2.9])
+    text = (diverged / "history.json").read_text()
+    (diverged / "history.json").write_text(text.replace('"valid_bpc": 2.9', '"valid_bpc": NaN'))
+    assert "NaN" in (diverged / "history.json").read_text()
+    comparison = comparing.read_runs(tmp_path)
+    assert [r.name for r in comparison.finished] == ["good"]
+    [failed] = comparison.failed
+    assert failed.name == "lr1e300"
+    assert failed.error == "diverged: its loss is not a finite number at step 200"
+
+
+def test_a_sweep_run_with_a_damaged_history_is_listed_as_failed(tmp_path):
+    for name in ("max_steps=100", "max_steps=300"):
+        _run(tmp_path / name, {"max_steps": int(name.split("=")[1])}, [3.1])
+        (tmp_path / name / "metrics.json").write_text(json.dumps({
+            "steps": 100, "train_bpc": 3.2, "valid_bpc": 3.1, "best_valid_bpc": 3.1,
+            "chars_per_sec": 900.0, "training_time_s": 12.0, "peak_rss_mb": 400.0,
+            "config": {}}))
+    (tmp_path / "max_steps=300" / "history.json").write_text('[{"step": 100}]')
+    (tmp_path / "summary.csv").write_text("run,max_steps,status,error\n"
+                                          "max_steps=100,100,ok,\nmax_steps=300,300,ok,\n")
+    comparison = comparing.read_sweep(tmp_path)
+    assert [(r.name, r.status) for r in comparison.runs] == [
+        ("max_steps=100", "ok"), ("max_steps=300", "failed")]
+    assert "history.json is damaged: row 0 (step 100) has no number for train_bpc" in \
+        comparison.failed[0].error
+    assert comparison.failed[0].values == {"max_steps": "300"}
+
+
 def test_read_sweep_follows_summary_csv(tmp_path):
     _run(tmp_path / "max_steps=100", {"max_steps": 100}, [3.1], "xyz")
     (tmp_path / "max_steps=100" / "metrics.json").write_text(json.dumps({

@@ -247,6 +247,25 @@ def test_a_link_at_the_old_fixed_temporary_name_is_never_used(tmp_path, victim):
     assert not summary.is_symlink() and summary.read_bytes() == b"run,status\r\na,ok\r\n"
 
 
+def test_the_sweeps_own_summary_writer_never_follows_a_link(tmp_path, victim):
+    from helpers import runs
+
+    sweep = tmp_path / "sweep"
+    summary = sweep / "summary.csv"
+    rows = [{"run": "max_steps=5", "max_steps": 5, "status": "ok", "error": ""}]
+    link = plant(summary, victim)
+    with pytest.raises(LinkRefusedError, match=refusal("summary.csv", sweep, "sweep folder")):
+        runs._write_summary(summary, rows)
+    untouched(victim, link)
+    assert leftovers(sweep) == []
+    link.unlink()
+    old = plant(sweep / ".summary.csv.tmp", victim)  # the fixed temporary name it once used
+    runs._write_summary(summary, rows)
+    untouched(victim, old)
+    assert not summary.is_symlink()
+    assert summary.read_bytes() == b"run,max_steps,status,error\r\nmax_steps=5,5,ok,\r\n"
+
+
 # --- check_writable: the probe, links, and folders that cannot be written ---------------------
 
 
@@ -331,3 +350,51 @@ def test_training_into_a_folder_whose_lock_is_a_link_is_refused(run_dir, victim)
         train(config, progress=False, verbose=False)
     untouched(victim, link)
     assert sorted(p.name for p in run_dir.iterdir()) == [rundir.LOCK]
+
+
+def test_training_into_a_folder_whose_lesson_folder_is_a_link_is_refused(run_dir, victim):
+    """Notebook 04 writes its lesson's text and runs into run_dir/lesson/."""
+    from conftest import tiny
+
+    from helpers.training import train
+
+    elsewhere = victim.parent
+    link = plant(run_dir / rundir.LESSON, elsewhere)
+    with pytest.raises(LinkRefusedError, match=refusal(rundir.LESSON, run_dir)):
+        train(tiny(run_dir.parent, max_steps=5), progress=False, verbose=False)
+    assert link.is_symlink() and sorted(p.name for p in elsewhere.iterdir()) == [victim.name]
+    assert sorted(p.name for p in run_dir.iterdir()) == [rundir.LESSON]
+
+
+def test_a_link_at_a_checkpoints_temporary_name_is_removed_never_followed(run_dir, victim):
+    """TensorFlow saves into ckpt-<step>_temp/, a name anyone can guess: a link left there
+    would receive the next save's files."""
+    from helpers.checkpoints import remove_unfinished_saves
+
+    checkpoints = run_dir / rundir.CHECKPOINTS
+    elsewhere = victim.parent
+    to_folder = plant(checkpoints / "ckpt-15_temp", elsewhere)
+    to_file = plant(checkpoints / "ckpt-20_temp", victim)
+    unfinished = checkpoints / "ckpt-25_temp"
+    unfinished.mkdir()
+    (unfinished / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"half a save")
+    remove_unfinished_saves(checkpoints)
+    assert list(checkpoints.iterdir()) == []
+    assert not to_folder.is_symlink() and not to_file.is_symlink()
+    assert sorted(p.name for p in elsewhere.iterdir()) == [victim.name]
+    assert victim.read_text(encoding="utf-8") == PRECIOUS
+
+
+def test_a_save_never_goes_through_a_link_at_its_temporary_name(run_dir, victim):
+    from conftest import tiny
+
+    from helpers.training import train
+
+    train(tiny(run_dir.parent, max_steps=5, save_every=5), progress=False, verbose=False)
+    elsewhere = victim.parent
+    link = plant(run_dir / rundir.CHECKPOINTS / "ckpt-10_temp", elsewhere)
+    history = train(tiny(run_dir.parent, max_steps=10, save_every=5), progress=False,
+                    verbose=False)
+    assert history[-1]["step"] == 10 and rundir.saved_step(run_dir) == 10
+    assert not link.is_symlink() and not link.exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == [victim.name]

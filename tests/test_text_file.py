@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import corpus, data, paths
+from helpers import corpus, data, paths, rundir
 from helpers.checkpoints import load_run
-from helpers.config import TrainConfig, resolve_from_root
+from helpers.config import TrainConfig
 from helpers.encoding import UnknownCharactersWarning
-from helpers.paths import REPO_ROOT, relative
+from helpers.paths import REPO_ROOT, relative, resolve_from_root
 from helpers.training import train
 
 TINY = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5, save_every=5,
@@ -116,11 +116,11 @@ def test_a_wikitext_run_is_not_continued_on_a_file_nor_the_other_way(tmp_path, o
     record = {"text_file": "notes.txt", "sha256": "ab" * 32, "size_bytes": 10,
               "valid_fraction": 0.1}
     with pytest.raises(ValueError, match=r"text_file: None \(WikiText-2\) there, 'notes.txt'"):
-        corpus.check_same_text(wikitext_run, record)
-    corpus.check_same_text(wikitext_run, None)
+        rundir.check_same_text(wikitext_run, record)
+    rundir.check_same_text(wikitext_run, None)
     train(config_for(tmp_path, own_text), progress=False, verbose=False)
     with pytest.raises(ValueError, match=r"text_file: .*notes.txt.* there, None \(WikiText-2\)"):
-        corpus.check_same_text(tmp_path / "run", None)
+        rundir.check_same_text(tmp_path / "run", None)
 
 
 def test_a_file_too_short_names_both_sizes_and_what_to_lower(tmp_path):
