@@ -8,8 +8,10 @@ from pathlib import Path
 from helpers.paths import write_atomically
 
 
-def plot_history(history: list[dict], ax=None, label: str = "", x: str = "step"):
-    """Train and validation BPC against ``x`` ("step" or "elapsed" seconds)."""
+def plot_history(history: list[dict], ax=None, label: str = "", x: str = "step",
+                 carried: bool = False):
+    """Train and validation BPC against ``x`` ("step" or "elapsed" seconds); ``carried``: the
+    validation BPC with the state carried through the text as well (dotted)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -19,6 +21,9 @@ def plot_history(history: list[dict], ax=None, label: str = "", x: str = "step")
     (line,) = ax.plot(xs, [r["train_bpc"] for r in history], "--", label=f"{prefix}train")
     ax.plot(xs, [r["valid_bpc"] for r in history], "-", color=line.get_color(),
             label=f"{prefix}validation")
+    if carried:
+        ax.plot(xs, [r.get("valid_bpc_carried") for r in history], ":", color=line.get_color(),
+                label=f"{prefix}validation, state carried")
     ax.set_xlabel("training step" if x == "step" else "training time (minutes)")
     ax.set_ylabel("bits per character")
     ax.set_title("Loss in bits per character (lower is better)")

@@ -37,3 +37,20 @@ def test_pair_holds_the_same_cells(ipynb: Path):
         assert x == y, (f"{ipynb.name} cell {i} differs from {text.name}: run `jupytext --sync "
                         f"notebooks/{ipynb.name}` (or `make notebooks`), then commit both")
     assert len(a) == len(b), f"{ipynb.name} has {len(a)} cells, {text.name} {len(b)}"
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_stored_outputs_hold_no_error_no_machine_path_and_no_stale_progress(ipynb: Path):
+    """What a reader sees without running: no error output (nbval ignores the outputs of some
+    cells, so it would not notice one there), no path of the machine that ran it, and a
+    progress bar's text form (what a viewer without widgets shows) at its end, not at 0%."""
+    for number, cell in enumerate(nbformat.read(ipynb, as_version=4).cells):
+        for output in cell.get("outputs", []):
+            where = f"{ipynb.name} cell {number}"
+            assert output.output_type != "error", f"{where}: {output.get('ename')}"
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            for root in (str(REPO_ROOT), "/tmp/", "/root/", "/home/"):
+                assert root not in text, f"{where} shows a path of this machine: {root}"
+            if "application/vnd.jupyter.widget-view+json" in output.get("data", {}) \
+                    and text.startswith("training:"):
+                assert "100%" in text, f"{where}: the stored progress bar reads {text!r}"

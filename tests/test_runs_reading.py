@@ -155,3 +155,17 @@ def test_samples_in_columns_wrap_and_label_each_run(tmp_path):
     assert lines[0].split("|")[0].strip() == "a" and lines[0].split("|")[1].strip() == "b"
     assert "[I plan] word" in text and "[The] word" in text
     assert max(len(line) for line in lines) <= 61
+
+
+def test_a_history_plots_its_carried_validation_only_when_asked():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from helpers.plots import plot_history
+
+    rows = [{"step": 0, "train_bpc": 8.0, "valid_bpc": 8.0, "valid_bpc_carried": 7.9},
+            {"step": 50, "train_bpc": 3.1, "valid_bpc": 3.0, "valid_bpc_carried": 2.9}]
+    plain, carried = plot_history(rows), plot_history(rows, carried=True)
+    assert [line.get_label() for line in plain.lines] == ["train", "validation"]
+    assert carried.lines[-1].get_label() == "validation, state carried"
+    assert list(carried.lines[-1].get_ydata()) == [7.9, 2.9]
