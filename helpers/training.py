@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from IPython.display import display
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 from helpers import budget, corpus, rundir
 from helpers.backend import keras, quiet_fd2, tf
@@ -418,7 +420,7 @@ class _Session:
                         self._check_diverged(current, {"validation loss": self.evaluate()})
                     self._save(current, history)
         finally:
-            bar.close()
+            _close_progress_bar(bar)
 
     def _log(self, current: int, window: _LogWindow, history: list[dict], bar,
              print_line: bool) -> None:
@@ -551,5 +553,21 @@ def make_train_step(model, optimizer, step, strategy, clip_norm: float,
 
 
 def _progress_bar(start, total, enabled):
-    return tqdm(total=total, initial=start, disable=not enabled, unit="step",
-                desc="training", dynamic_ncols=True)
+    options = dict(total=total, initial=start, disable=not enabled, unit="step",
+                   desc="training", dynamic_ncols=True)
+    if not (enabled and issubclass(tqdm, notebook_tqdm)):
+        return tqdm(**options)
+    # In a notebook the bar is a widget; a viewer without widgets (GitHub, a saved notebook
+    # opened elsewhere) shows its text form instead, fixed when it was displayed. Displayed
+    # with a handle, the text is brought up to date when the bar closes
+    # (_close_progress_bar).
+    bar = tqdm(**options, display=False)
+    bar.display_handle = display(bar.container, display_id=True)
+    return bar
+
+
+def _close_progress_bar(bar) -> None:
+    bar.close()
+    handle = getattr(bar, "display_handle", None)
+    if handle is not None:
+        handle.update(bar.container)
