@@ -146,13 +146,16 @@ def _execute(notebook: Path, output: Path, parameters: dict, progress: bool,
         # shutdown_kernel="immediate": the kernel is killed once the notebook is done or on
         # Ctrl-C, rather than asked to stop while a cell still runs, which it answers with a
         # traceback; a run killed at any point resumes from its last checkpoint. The kernel's
-        # own log goes to this terminal: at ERROR, it leaves out the warning every kernel
-        # started on TCP gives ("running over TCP without encryption", on 127.0.0.1 here).
+        # own log goes to this terminal: at CRITICAL, it leaves out the warning every kernel
+        # started on TCP gives ("running over TCP without encryption", on 127.0.0.1 here) and
+        # the error an idle kernel logs when jupyter_client's shutdown interrupts it just
+        # before the kill ("KeyboardInterrupt caught in kernel": a race, seen under load).
+        # What a cell raises is reported from the notebook, not from this log.
         with _progress_as_lines():
             papermill.execute_notebook(
                 str(notebook), str(running), parameters=parameters, cwd=str(NOTEBOOKS),
                 progress_bar=progress, kernel_name="python3", shutdown_kernel="immediate",
-                extra_arguments=["--IPKernelApp.log_level=ERROR"], execution_timeout=timeout,
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"], execution_timeout=timeout,
                 stdout_file=_Indented(sys.stdout) if echo else None,
                 stderr_file=_Indented(sys.stderr) if echo else None)
     except papermill.PapermillExecutionError as exc:
@@ -305,11 +308,14 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
                 "from it") if saved is not None else "no checkpoint had been saved yet"
         raise Interrupted(f"{relative(run_dir)} did not finish; {kept}") from None
     carried = metrics.get("valid_bpc_carried")
-    carried = f" ({carried:.3f} with the state carried)" if carried is not None else ""
-    print(f"\nvalid BPC {metrics['valid_bpc']:.3f}{carried} after {metrics['steps']:,} steps "
-          f"({metrics['training_time_s'] / 60:.1f} min training, "
-          f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
-          f"{metrics['peak_rss_mb']:,.0f} MiB)")
+    zero_state = f"{metrics['valid_bpc']:.3f} with each section from a zero state"
+    scores = (f"{carried:.3f} with the state carried through the text ({zero_state})"
+              if carried is not None else zero_state)
+    units = parameters.get("hidden_nodes", TrainConfig.hidden_nodes)
+    print(f"\nvalid BPC {scores} after {metrics['steps']:,} steps; "
+          f"{metrics['training_time_s'] / 60:.1f} min training, {units} units at "
+          f"{metrics['chars_per_sec']:,.0f} chars/s (validations included), peak memory "
+          f"{metrics['peak_rss_mb']:,.0f} MiB")
     print(f"sample: {detokenize(metrics['prompt'] + metrics['sample'])}")
     print(f"everything is in {relative(run_dir)}: executed notebooks, checkpoints, "
           "history.json, loss_curve.png, samples.txt, metrics.json")

@@ -308,8 +308,10 @@ def test_plain_papermill_names_a_bad_parameter(tmp_path):
     assert not (tmp_path / "run").exists()  # stopped before any work
 
 
-FAKE_METRICS = {"valid_bpc": 2.5, "steps": 30, "training_time_s": 1.0, "chars_per_sec": 1e3,
-                "peak_rss_mb": 100.0, "prompt": "I", "sample": " am"}
+FAKE_METRICS = {"valid_bpc": 2.5, "valid_bpc_carried": 2.4, "steps": 30,
+                "training_time_s": 1.0, "chars_per_sec": 1e3, "peak_rss_mb": 100.0, "prompt": "I",
+                "sample": " am well @-@ known , as ( they ) say"}
+
 
 
 def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_path, capsys):
@@ -327,7 +329,12 @@ def test_main_trains_with_the_main_preset_under_the_p_values(monkeypatch, tmp_pa
     by_steps = {k: v for k, v in PRESETS["main"].items() if k != "time_budget"}
     assert seen == [{**lesson, **by_steps, "max_steps": 30, "warmup_steps": 2},
                     {**lesson, **PRESETS["main"]}]
-    assert "valid BPC 2.500 after 30 steps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("valid BPC 2.400 with the state carried through the text (2.500 with each section "
+            "from a zero state) after 30 steps") in out
+    assert f"{PRESETS['main']['hidden_nodes']} units at 1,000 chars/s" in out
+    # The sample as a reader reads it: WikiText's spacing undone (encoding.detokenize).
+    assert "sample: I am well-known, as (they) say\n" in out
 
 
 def test_a_sweep_takes_a_preset_under_its_swept_values(monkeypatch, tmp_path, capsys):
