@@ -1,9 +1,11 @@
 """benchmarks/corpus_setup.py: its synthetic text, and its section of RESULTS.md, which
 bench.py keeps when it rewrites the file (the measurement itself is not a unit test)."""
 
+import pytest
 from conftest import load_script
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_synthetic_text_is_utf8_of_the_size_asked_with_wide_characters(tmp_path):
     setup = load_script("corpus_setup")
     path = tmp_path / "text.txt"

@@ -232,6 +232,7 @@ def test_sgd_is_plain_gradient_descent_at_ten_without_clipping(tiny):
         make_train_step(model, "rmsprop")
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_a_tiny_run_is_deterministic_and_reports_nats_and_bits():
     settings = DEMO.replace(batch_size=4, hidden_nodes=8, len_per_section=6)
     first = train_original(settings, steps=3, text=TEXT, seed=5)

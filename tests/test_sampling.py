@@ -107,6 +107,7 @@ def test_empty_prompt_is_allowed(generator):
         assert len(generator.generate("", 15, seed=0)[0]) == 15
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_the_unknown_id_is_never_generated():
     vocab = Vocabulary.from_text("ab")
     model = CharLSTM(len(vocab), 4).build_for()
@@ -172,6 +173,7 @@ def test_in_graph_same_seed_same_text_other_seed_other_text(sharp):
     assert sharp.generate("I", 20, seed=big) == sharp.generate("I", 20, seed=big)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_texts_longer_than_one_compiled_call_continue_seamlessly():
     generator = Generator(_sharp_model(SHARP_VOCAB), SHARP_VOCAB)
     whole = generator.generate("I plan", 45, temperature=1.0, seed=5)[0]

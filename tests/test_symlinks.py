@@ -385,6 +385,7 @@ def test_a_link_at_a_checkpoints_temporary_name_is_removed_never_followed(run_di
     assert victim.read_text(encoding="utf-8") == PRECIOUS
 
 
+@pytest.mark.slow  # trains twice: in make test, not test-fast
 def test_a_save_never_goes_through_a_link_at_its_temporary_name(run_dir, victim):
     from conftest import tiny
 

@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from conftest import TINY_TEXT
 
 from helpers import corpus, data, paths, rundir
 from helpers.checkpoints import load_run
@@ -41,6 +42,17 @@ def training_part(path) -> str:
     return text[: corpus.split_sizes(len(text), TrainConfig().valid_fraction)[0]]
 
 
+@pytest.fixture(scope="module")
+def trained_on_own_text(tmp_path_factory):
+    """``(folder, text)``: a run of ``config_for(folder, text)`` trained once on a copy of the
+    fixture; a test that changes the run works on a copy of ``folder / "run"``."""
+    folder = tmp_path_factory.mktemp("own-text")
+    text = folder / "notes.txt"
+    shutil.copyfile(TINY_TEXT, text)
+    train(config_for(folder, text), progress=False, verbose=False)
+    return folder, text
+
+
 @pytest.fixture
 def own_text(tmp_path, tiny_text_file):
     """A copy of the fixture that a test may change."""
@@ -49,6 +61,7 @@ def own_text(tmp_path, tiny_text_file):
     return path
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_the_run_records_the_file_its_hash_and_size(tmp_path, own_text):
     config = config_for(tmp_path, own_text)
     history = train(config, progress=False, verbose=False)
@@ -109,6 +122,7 @@ def test_resuming_with_a_changed_file_is_refused_and_a_moved_one_continues(tmp_p
               progress=False, verbose=False)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 cores: in make test, not test-fast
 def test_a_wikitext_run_is_not_continued_on_a_file_nor_the_other_way(tmp_path, own_text):
     wikitext_run = tmp_path / "wikitext"
     wikitext_run.mkdir()
@@ -233,9 +247,11 @@ def test_a_pipe_put_in_place_after_the_check_is_refused_without_blocking(monkeyp
      '"valid_fraction" is \'0.1\', not a number'),
     (["notes.txt"], "it should hold an object, not list"),
 ])
-def test_a_damaged_corpus_record_is_named_in_one_line(tmp_path, own_text, record, problem):
+def test_a_damaged_corpus_record_is_named_in_one_line(tmp_path, trained_on_own_text, record,
+                                                     problem):
+    folder, own_text = trained_on_own_text
+    shutil.copytree(folder / "run", tmp_path / "run")
     config = config_for(tmp_path, own_text)
-    train(config, progress=False, verbose=False)
     (config.run_dir / "corpus.json").write_text(json.dumps(record), "utf-8")
     before = (config.run_dir / "history.json").read_bytes()
     with pytest.raises(ValueError) as damaged:

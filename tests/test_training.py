@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,10 +26,22 @@ def weights_of(run_dir):
     return load_run(run_dir).model.get_weights()
 
 
-def test_run_directory_holds_everything_to_continue(tmp_path):
-    config = tiny(tmp_path, max_steps=10)
-    history = train(config, progress=False, verbose=False)
-    run_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``(folder, history)``: one tiny run of 10 steps in ``folder / "run"``, trained once for
+    the tests that read it; a test that trains on into it takes a copy (``copy_of``)."""
+    folder = tmp_path_factory.mktemp("trained")
+    return folder, train(tiny(folder, max_steps=10), progress=False, verbose=False)
+
+
+def copy_of(trained, tmp_path):
+    shutil.copytree(trained[0] / "run", tmp_path / "run")
+    return trained[1]
+
+
+def test_run_directory_holds_everything_to_continue(trained):
+    folder, history = trained
+    run_dir = folder / "run"
     assert [row["step"] for row in history] == [0, 5, 10]
     assert set(history[0]) == {"step", "train_bpc", "valid_bpc", "valid_bpc_carried",
                                "chars_per_sec", "elapsed", "peak_rss_mb"}
@@ -38,11 +51,11 @@ def test_run_directory_holds_everything_to_continue(tmp_path):
     assert tf.train.latest_checkpoint(run_dir / "checkpoints").endswith("ckpt-10")
 
 
-def test_loaded_model_has_the_trained_weights(tmp_path):
-    config = tiny(tmp_path, max_steps=5, save_every=5)
-    history = train(config, progress=False, verbose=False)
-    run = load_run(tmp_path / "run")
-    assert run.step == 5
+def test_loaded_model_has_the_trained_weights(trained):
+    folder, history = trained
+    config = tiny(folder, max_steps=10)
+    run = load_run(folder / "run")
+    assert run.step == 10
     # The loaded model scores the validation text exactly as the trained one did at its last
     # measurement, and not as the untrained one did.
     valid_ids = corpus.load_training_data(config).valid_ids.astype(np.int32)
@@ -50,7 +63,7 @@ def test_loaded_model_has_the_trained_weights(tmp_path):
     assert bpc == pytest.approx(history[-1]["valid_bpc"], rel=1e-6)
     assert bpc != pytest.approx(history[0]["valid_bpc"], rel=1e-3)
     # Every variable of the model is in the checkpoint, the LSTM's kernels included.
-    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(tmp_path / "run/checkpoints"))
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(folder / "run/checkpoints"))
     names = reader.get_variable_to_shape_map()
     assert any("lstm_0/kernel" in n for n in names)
     assert any("lstm_0/recurrent_kernel" in n for n in names)
@@ -68,11 +81,11 @@ def test_resuming_continues_exactly_like_an_uninterrupted_run(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_finished_run_is_not_trained_again(tmp_path, capsys):
-    train(tiny(tmp_path, max_steps=5, save_every=5), progress=False, verbose=False)
-    history = train(tiny(tmp_path, max_steps=5, save_every=5), progress=False)
+def test_a_finished_run_is_not_trained_again(trained, tmp_path, capsys):
+    before = copy_of(trained, tmp_path)
+    history = train(tiny(tmp_path, max_steps=10), progress=False)
     assert "nothing to do" in capsys.readouterr().out
-    assert [row["step"] for row in history] == [0, 5]
+    assert history == before
 
 
 TRAIN_SCRIPT = """
@@ -224,17 +237,17 @@ def test_bad_parameters_are_named_before_any_work(tmp_path, overrides, name):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_run_directory_of_another_corpus_is_refused(tmp_path):
-    train(tiny(tmp_path, max_steps=1, save_every=1), progress=False, verbose=False)
+def test_a_run_directory_of_another_corpus_is_refused(trained, tmp_path):
+    copy_of(trained, tmp_path)
     Vocabulary.from_text("abc").save(tmp_path / "run" / "vocabulary.json")
     with pytest.raises(ValueError, match="vocabulary"):
-        train(tiny(tmp_path, max_steps=2), progress=False, verbose=False)
+        train(tiny(tmp_path, max_steps=20), progress=False, verbose=False)
 
 
-def test_changed_model_settings_in_an_existing_run_are_refused(tmp_path):
-    train(tiny(tmp_path, max_steps=5, save_every=5), progress=False, verbose=False)
+def test_changed_model_settings_in_an_existing_run_are_refused(trained, tmp_path):
+    copy_of(trained, tmp_path)
     with pytest.raises(ValueError, match="hidden_nodes"):
-        train(tiny(tmp_path, max_steps=10, hidden_nodes=32), progress=False, verbose=False)
+        train(tiny(tmp_path, max_steps=20, hidden_nodes=32), progress=False, verbose=False)
 
 
 def test_an_output_directory_that_cannot_be_written_is_refused(tmp_path):
@@ -305,12 +318,12 @@ def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
         TrainConfig(lr_schedule="linear").validate()
 
 
-def test_history_starts_with_the_untrained_model_near_uniform_guessing(tmp_path):
+def test_history_starts_with_the_untrained_model_near_uniform_guessing(trained):
     """Step 0 measures the model before any update: about log2(vocabulary size) bits."""
-    history = train(tiny(tmp_path, max_steps=5), progress=False, verbose=False)
+    folder, history = trained
     first = history[0]
     assert first["step"] == 0 and first["chars_per_sec"] is None and first["elapsed"] == 0
-    vocab_size = len(load_run(tmp_path / "run").vocabulary)
+    vocab_size = len(load_run(folder / "run").vocabulary)
     for key in ("train_bpc", "valid_bpc"):
         assert abs(first[key] - np.log2(vocab_size)) < 0.5, (key, first[key], vocab_size)
     assert history[-1]["train_bpc"] < first["train_bpc"]
