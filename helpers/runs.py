@@ -314,7 +314,7 @@ def main_job(name: str, parameters: dict, outputs: Path | None = None,
     units = parameters.get("hidden_nodes", TrainConfig.hidden_nodes)
     print(f"\nvalid BPC {scores} after {metrics['steps']:,} steps; "
           f"{metrics['training_time_s'] / 60:.1f} min training, {units} units at "
-          f"{metrics['chars_per_sec']:,.0f} chars/s (validations included), peak memory "
+          f"{metrics['chars_per_sec']:,.0f} chars/s, peak memory "
           f"{metrics['peak_rss_mb']:,.0f} MiB")
     print(f"sample: {detokenize(metrics['prompt'] + metrics['sample'])}")
     print(f"everything is in {relative(run_dir)}: executed notebooks, checkpoints, "

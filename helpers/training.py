@@ -424,6 +424,7 @@ class _Session:
 
     def _log(self, current: int, window: _LogWindow, history: list[dict], bar,
              print_line: bool) -> None:
+        window.stop()  # the speed is the steps', not the validations' that follow
         row = window.row(current, self.evaluate(), self.evaluate_carried())
         self._check_diverged(current, {"validation loss": row["valid_bpc"],
                                        "carried validation loss": row["valid_bpc_carried"]})
@@ -463,7 +464,8 @@ class _Session:
 
 
 class _LogWindow:
-    """The steps since the last log: their mean loss, their speed, and the time so far."""
+    """The steps since the last log: their mean loss, their speed (the steps' own time, up to
+    ``stop``), and the time so far (everything included)."""
 
     def __init__(self, config: TrainConfig, elapsed_before: float, start: int):
         self.config, self.elapsed_before, self.start = config, elapsed_before, start
@@ -472,13 +474,17 @@ class _LogWindow:
 
     def _reset(self) -> None:
         self.window_start, self.bits, self.steps = time.perf_counter(), 0.0, 0
+        self.stopped = None
+
+    def stop(self) -> None:
+        self.stopped = time.perf_counter()
 
     def add(self, bits: float) -> None:
         self.bits += bits
         self.steps += 1
 
     def row(self, step: int, valid_bpc: float, valid_bpc_carried: float) -> dict:
-        seconds = time.perf_counter() - self.window_start
+        seconds = (self.stopped or time.perf_counter()) - self.window_start
         chars = self.steps * self.config.batch_size * self.config.len_per_section
         row = {"step": step, "train_bpc": self.bits / self.steps, "valid_bpc": valid_bpc,
                "valid_bpc_carried": valid_bpc_carried, "chars_per_sec": chars / seconds,

@@ -343,3 +343,32 @@ def test_progression_keeps_a_sample_per_log_and_resumes_with_the_history(tmp_pat
     assert [r["step"] for r in again] == [0, 5, 10] and again[:2] == rows
     train(tiny(tmp_path, "quiet", max_steps=5, sample_chars=0), progress=False, verbose=False)
     assert not (tmp_path / "quiet" / "progression.json").exists()
+
+
+@pytest.mark.slow  # trains: in make test, not test-fast
+def test_a_windows_speed_is_its_steps_not_the_validation_after_them(tmp_path, monkeypatch):
+    """A run's chars_per_sec is the steps' own speed; its elapsed counts everything. On a clock
+    that jumps an hour in every carried validation, the speed stays what the steps made it."""
+    from types import SimpleNamespace
+
+    from helpers import training
+
+    hour = [0.0]
+    monkeypatch.setattr(training, "time",
+                        SimpleNamespace(perf_counter=lambda: time.perf_counter() + hour[0]))
+    real = training.make_carried_evaluator
+
+    def an_hour_long(*args, **kwargs):
+        evaluate = real(*args, **kwargs)
+
+        def evaluate_for_an_hour():
+            hour[0] += 3600.0
+            return evaluate()
+        return evaluate_for_an_hour
+
+    monkeypatch.setattr(training, "make_carried_evaluator", an_hour_long)
+    history = train(tiny(tmp_path, max_steps=10), progress=False, verbose=False)
+    chars_per_window = 5 * TINY_TRAINING["batch_size"] * TINY_TRAINING["len_per_section"]
+    for row in history[1:]:
+        assert row["chars_per_sec"] > chars_per_window / 60, row  # not over an hour
+    assert history[-1]["elapsed"] > 2 * 3600  # the validations at steps 5 and 10
