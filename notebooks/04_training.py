@@ -239,8 +239,8 @@ print(f"after {last['step']} steps: validation {last['valid_bpc_carried']:.2f} B
       f"carried through the text ({last['valid_bpc']:.2f} with each section from a zero "
       f"state), training {last['train_bpc']:.2f}")
 print(f"{config.hidden_nodes} units: {last['chars_per_sec']:,.0f} characters/s over the last "
-      f"{config.log_every} steps (their validation included), {last['elapsed'] / 60:.1f} minutes "
-      f"in all on this machine")
+      f"{config.log_every} steps, {last['elapsed'] / 60:.1f} minutes in all (validations "
+      f"included) on this machine")
 
 # %% [markdown]
 # ## What the model writes as it learns
