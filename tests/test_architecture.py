@@ -108,3 +108,25 @@ def test_relative_imports_are_read_too(tmp_path):
 def test_the_settings_import_only_the_foundations():
     assert import_graph()["config"] <= {"paths", "checks"}
     assert import_graph()["checks"] == set() and import_graph()["paths"] == set()
+
+
+def test_architecture_md_gives_each_modules_size_as_it_is():
+    """docs/architecture.md's table of modules says about how long each is, and names the
+    modules over 400 lines (each with a reason): both read against the files, so the page
+    cannot drift far from them."""
+    import re
+
+    page = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    lines = {p.stem: len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    sized = {}
+    for names, sizes in re.findall(r"^\| ((?:`\w+`(?:, )?)+) \|.*\| (~[\d, ~]+) \|$", page, re.M):
+        modules = re.findall(r"`(\w+)`", names)
+        numbers = [int(n) for n in re.findall(r"~(\d+)", sizes)]
+        assert len(modules) == len(numbers), names
+        sized.update(zip(modules, numbers, strict=True))
+    assert {m for m, n in lines.items() if n > 400} <= set(sized) and len(sized) >= 20, sized
+    for module, about in sized.items():
+        assert abs(lines[module] - about) <= max(30, 0.1 * lines[module]), (module, about)
+    over = re.search(r"modules over 400 lines \| [^|]+ \| \d+: ([^|(]+)", page).group(1)
+    assert set(re.findall(r"`(\w+)`", over)) == {m for m, n in lines.items() if n > 400}
