@@ -203,7 +203,7 @@ assert np.array_equal(scored, ids[1:ORIGINAL.len_per_section + 1])  # the text, 
 # long as its vocabulary was large (174 characters).
 #
 # `helpers.original.section_arithmetic` computes the shapes and bytes, on the figures the
-# original printed and on `wiki.test.raw` as published:
+# original printed and on the published `wiki.test.raw`:
 
 # %%
 from helpers.original import (
@@ -216,7 +216,7 @@ from helpers.original import (
 
 costs = {
     "on its own figures": section_arithmetic(PRINTED_TEXT_LENGTH, PRINTED_LETTERS),
-    "on wiki.test.raw as published": section_arithmetic(len(text), len(set(text))),
+    "on the published wiki.test.raw": section_arithmetic(len(text), len(set(text))),
 }
 for name, cost in costs.items():
     print(f"{name}: {cost.n_chars:,} characters, {cost.vocab_size} distinct,"
@@ -225,17 +225,17 @@ for name, cost in costs.items():
     print(f"  y {str(cost.y_shape):<20} x {Y_ITEMSIZE} bytes = {cost.y_bytes / 1e9:6.2f} GB")
     print(f"  together {cost.total_bytes / 1e9:.1f} GB;",
           cost.problem or "the shapes fit its graph")
-assert costs["on wiki.test.raw as published"].sections == len(windows)
+assert costs["on the published wiki.test.raw"].sections == len(windows)
 
 # %% [markdown]
-# About 70 GB on its own figures, about 347 GB for the test split as published, with 8-byte
+# About 70 GB on its own figures, about 347 GB for the published test split, with 8-byte
 # integers (on Windows then, `X` would take half as much): more memory than most machines
 # have, to hold zeros. On the published text the arrays would not even be usable: with 259
 # distinct characters, `X`'s time axis has 259 rows where the graph expects 174. Our ids, and
 # the sections as views over them:
 
 # %%
-published = costs["on wiki.test.raw as published"]
+published = costs["on the published wiki.test.raw"]
 print(f"ids: {len(ids):,} characters x 4 bytes (int32) = {ids.nbytes / 1e6:.1f} MB,"
       f" {published.total_bytes / ids.nbytes:,.0f} times less than its X and y for this text")
 print(f"(copying the id sections would take {windows.nbytes / 1e6:,.0f} MB; as views: nothing)")
@@ -285,7 +285,7 @@ print(f"{n_windows:,} windows of 101 ids -> {n_windows // 64} batches of 64 per 
 #   next character at every position of a section, not only after the last one.
 # - One-hot vectors are a way of *thinking* about the input; the original materialised them for
 #   every section, in an array shaped (sections, vocabulary, vocabulary): about 70 GB on its
-#   own figures, about 347 GB for the test split as published (where the shapes no longer fit
+#   own figures, about 347 GB for the published test split (where the shapes no longer fit
 #   its graph), with NumPy's 8-byte integers of Linux and macOS. We keep 4 bytes per
 #   character and cut windows as views and batches of ids on the fly.
 #
