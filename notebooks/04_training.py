@@ -278,8 +278,9 @@ print(f"{len(progression)} samples, one per measurement")
 # confidently wrong gives that character almost nothing: a probability of one in a thousand
 # costs 10 bits, one in a billion 30. Softmax turns scores into probabilities exponentially, so
 # when the weights grow without control (as they do below in one variant of the original's
-# port, under SGD at rate 10) the scores spread over tens and hundreds, and the probability
-# left for the character that came falls to numbers like these, or far smaller.
+# port, under SGD at rate 10) the scores spread far apart, and the probability left for the
+# character that came falls to numbers like these, or far smaller: that variant ends at about
+# 56 bits a character, a probability near 2e-17 (printed there).
 
 # %%
 import math
@@ -296,7 +297,7 @@ for probability in (1 / 260, 1e-3, 1e-9):
 # the gap between the two curves is how it shows. 1.3 million characters of WikiText are a lot
 # for a 256-unit model in 500 steps, so to see it within a minute or two, two short runs train
 # on a small text, the first 30,000 characters of the training split (the last tenth kept for
-# validation), for the same 400 steps, reading it about 90 times: one without dropout, one
+# validation), each for 400 steps, reading it about 95 times: one without dropout, one
 # with half of the LSTM's outputs dropped at random during training. Dropout makes each step
 # learn with a different part of the model missing, so no single unit can carry a memorised
 # detail alone. (With a `text_file`, the small text is the start of yours.)
@@ -345,8 +346,9 @@ if small_runs:
 # Without dropout, the validation loss falls for the first couple of hundred steps, reaches its
 # lowest point, and then climbs while the training loss goes on falling towards zero: past that
 # point the model learns this text's particular sequences by heart, and each of them makes it
-# worse on text it has not seen. With dropout the same happens, more slowly: the training loss
-# falls more slowly, the gap opens more slowly, and at the end the validation loss is lower.
+# worse on text it has not seen. With dropout the validation loss bottoms out at about the
+# same step, then climbs more slowly: the training loss falls more slowly, the gap opens more
+# slowly, and at the end the validation loss is lower.
 # Dropout does not lower the best point here; it slows the memorising, and on a long run over
 # a large text that is what lets the model keep learning ([the results page](../docs/results.md)
 # has the 15-minute runs). Keeping the checkpoint at the lowest validation loss ("early
@@ -541,17 +543,18 @@ if original_runs:
     ported = original_runs["as published (sigmoid, SGD at 10)"].history
     peak = max(ported[1:21], key=lambda r: r["bits"])
     uniform_bits = math.log2(len(original_runs["as published (sigmoid, SGD at 10)"].vocabulary))
-    print(f"port, as published: step 0 {ported[0]['bits']:.2f} bits, highest within its first 20 "
-          f"steps {peak['bits']:.2f} bits at step {peak['step']} (blind guessing: "
+    print(f"port, as published: step 0 {ported[0]['bits']:.2f} bits, highest over steps 1 to 20 "
+          f"{peak['bits']:.2f} bits at step {peak['step']} (blind guessing: "
           f"{uniform_bits:.2f}): "
           f"{'above' if peak['bits'] > uniform_bits else 'not above'} blind guessing")
 
 # %% [markdown]
 # In the run stored here the port did not rise above blind guessing at the `DEMO` size (batches
 # of 64, 256 units; printed above). So the rise the original printed is not reproduced by its
-# graph at this size: it may come from its full size (batches of 512, 1,024 units, which take
-# minutes a step here) or from cells of its notebook that were not published; as published,
-# there is no telling which.
+# graph at this size: it may come from its full size (batches of 512, 1,024 units, seconds a
+# step here at best, as computed above), from its text (its printed 580,441 characters and 174
+# letters are not the published `wiki.test.raw` the port trains on, with 260 ids), or from
+# cells of its notebook that were not published; as published, there is no telling which.
 
 # %% [markdown]
 # What the curves say at this scale:
@@ -562,7 +565,7 @@ if original_runs:
 # - **The sigmoid candidate** is a real bug (notebook 03: it can only add to the memory), but
 #   fixing it *alone* did not help in the run stored here: with SGD at 10 and no clipping, the
 #   tanh candidate's loss blew up, far above blind guessing (printed above; the section on
-#   unbounded losses says how a loss gets there). That is what one run, with one seed (`seed`,
+#   "Why a loss can be far worse than guessing" says how a loss gets there). That is what one run, with one seed (`seed`,
 #   0 here), shows, not a law. A fix that is right in principle may need the other fixes with it, which is why
 #   our model changes them together.
 # - The original printed 3.21 nats at step 90, that is 3.21 / ln 2 = 4.63 bits, the loss of one

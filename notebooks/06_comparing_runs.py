@@ -227,9 +227,9 @@ if finished:
 # %% [markdown]
 # So the answer to the opening question depends on what is fixed. Per step, the widest model
 # wins, as above. On the clock, in the seconds the quickest run (64 units) took, the middle
-# one, 128 units, had got furthest in the stored record: its steps cost little more than the
-# narrow model's and each learns more, while the 256-unit model had taken too few of its slower
-# steps by then. Given its whole 400 steps, about twice the 128-unit model's time, the 256-unit
+# one, 128 units, was lowest in the stored record: its steps cost about half as much again as
+# the narrow model's, but each learns more, while the 256-unit model had taken too few of its
+# slower steps by then. Given its whole 400 steps, about twice the 128-unit model's time, the 256-unit
 # model ends lowest of the three: the wider model pays off when there is time for its steps,
 # which is why notebook 04 trains 256 units and `make run`, with 15 minutes, 512. Checked on
 # the record, when it is the one read:
