@@ -12,6 +12,7 @@ import pytest
 from helpers import data
 
 TINY_TEXT = Path(__file__).resolve().parent / "fixtures" / "tiny.txt"
+PRECIOUS = "a file outside the run folder\n"  # what a planted link points at (``victim``)
 # A model trained in seconds on the tiny committed text: these tests check mechanics, not quality.
 TINY_TRAINING = dict(batch_size=8, len_per_section=20, hidden_nodes=16, log_every=5,
                      save_every=10, valid_chars=2_000, learning_rate=1e-2,
@@ -67,6 +68,23 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"test_text", "valid_text", "real"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """An empty run folder, ``tmp_path / "run"``."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file outside the run folder, holding ``PRECIOUS``: where a planted link points."""
+    path = tmp_path / "elsewhere" / "precious.txt"
+    path.parent.mkdir()
+    path.write_text(PRECIOUS, encoding="utf-8")
+    return path
 
 
 def _still_writable(folder: Path) -> bool:

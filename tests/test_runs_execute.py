@@ -9,13 +9,12 @@ import time
 
 import nbformat
 import pytest
+from conftest import PRECIOUS
 
 from helpers import runs
 from helpers.paths import relative
 
 pytestmark = pytest.mark.system  # starts Jupyter kernels
-
-PRECIOUS = "a file outside the run folder\n"
 
 
 def make_notebook(path, *cells):
@@ -32,21 +31,6 @@ def outputs_of(path):
 
 def running_files(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".running.ipynb"))
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    folder = tmp_path / "run"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def victim(tmp_path):
-    path = tmp_path / "elsewhere" / "precious.txt"
-    path.parent.mkdir()
-    path.write_text(PRECIOUS, encoding="utf-8")
-    return path
 
 
 def test_a_cell_past_its_time_is_stopped_and_its_notebook_kept(tmp_path, run_dir,

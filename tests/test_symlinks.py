@@ -11,27 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import PRECIOUS
 
 from helpers import paths, plots, rundir
 from helpers.encoding import Vocabulary
 from helpers.paths import LinkRefusedError, relative
-
-PRECIOUS = "a file outside the run folder\n"
-
-
-@pytest.fixture
-def victim(tmp_path):
-    path = tmp_path / "elsewhere" / "precious.txt"
-    path.parent.mkdir()
-    path.write_text(PRECIOUS, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def run_dir(tmp_path):
-    path = tmp_path / "run"
-    path.mkdir()
-    return path
 
 
 def plant(link: Path, target: Path) -> Path:
