@@ -167,11 +167,11 @@ def _history_row_problem(row) -> str | None:
         return f"has no whole step number (step: {step!r:.40})"
     for name in HISTORY_NUMBERS:
         value = row.get(name)
-        if not _is_number(value):
+        if not _is_a(value, float):
             return f"(step {step}) has no number for {name} ({value!r:.40})"
     for name, none_allowed in HISTORY_OPTIONAL_NUMBERS.items():
         value = row.get(name)
-        if name in row and not _is_number(value) and not (value is None and none_allowed):
+        if name in row and not _is_a(value, float) and not (value is None and none_allowed):
             return f"(step {step}) has {value!r:.40} for {name}, not a number"
     return None
 
@@ -182,10 +182,6 @@ def _history_row_problem(row) -> str | None:
 HISTORY_NUMBERS = ("train_bpc", "valid_bpc", "elapsed")
 HISTORY_OPTIONAL_NUMBERS = {"valid_bpc_carried": True, "chars_per_sec": True,
                             "peak_rss_mb": False}
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def write_history(run_dir: Path, history: list[dict]) -> None:
@@ -535,6 +531,8 @@ def _read_text_record(run_dir: Path) -> dict | None:
 
 
 def _is_a(value, kind: type) -> bool:
+    """Whether ``value`` is of ``kind``, where a float may be written as an int and a bool is
+    neither."""
     if isinstance(value, bool):
         return False
     return isinstance(value, (int, float) if kind is float else kind)
