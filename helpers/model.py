@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from helpers.backend import keras, tf
 from helpers.checks import check_int, check_number
-from helpers.config import CELLS, TrainConfig
+from helpers.config import CELLS, MATMUL_DTYPES, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow
@@ -37,16 +37,23 @@ class FourGateLSTM(keras.layers.Layer):
     Inputs are float vectors ``[batch, time, input_dim]`` or, with ``input_dim`` given, integer
     ids ``[batch, time]`` standing for one-hot vectors of that size: multiplying a one-hot
     vector by the kernel selects a row, so the input projection becomes a row lookup.
+
+    ``matmul_dtype="bfloat16"`` multiplies by the recurrent kernel in bfloat16 (forward and
+    backward), everything else staying float32: the weights, the gates and the memory. A CPU
+    with bfloat16 matrix units (AVX512-BF16, AMX) multiplies several times faster so; one
+    without them emulates it, slower than float32.
     """
 
     def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
-                 recurrent_dropout=0.0, **kwargs):
+                 recurrent_dropout=0.0, matmul_dtype="float32", **kwargs):
         super().__init__(**kwargs)
         check_int("units", units)
         check_number("recurrent_dropout", recurrent_dropout, 0, 1, high_open=True,
                      must="lie in [0, 1)")
+        _check_matmul_dtype(matmul_dtype)
         self.units = units
         self.recurrent_dropout = recurrent_dropout
+        self.matmul_dtype = matmul_dtype
         # Its own random stream, seeded from Keras's global seed, as keras.layers.Dropout's.
         self.seed_generator = keras.random.SeedGenerator() if recurrent_dropout else None
         self.return_sequences = return_sequences
@@ -74,7 +81,7 @@ class FourGateLSTM(keras.layers.Layer):
     def project_inputs(self, inputs):
         """``x_t W + b`` for every time step at once: one big product instead of T small ones."""
         if inputs.dtype.is_integer:
-            return tf.gather(self.kernel, inputs) + self.bias
+            return _row_lookup(tf.convert_to_tensor(self.kernel), inputs) + self.bias
         return tf.einsum("btd,dk->btk", inputs, self.kernel) + self.bias
 
     def step(self, projected_x, h, c, return_gates=False, recurrent_kernel=None):
@@ -85,8 +92,10 @@ class FourGateLSTM(keras.layers.Layer):
         use instead of the layer's own (in training, with some of its weights dropped).
         """
         if recurrent_kernel is None:
-            recurrent_kernel = self.recurrent_kernel
-        z = projected_x + tf.matmul(h, recurrent_kernel)
+            recurrent_kernel = self._for_products(self.recurrent_kernel)
+        # The product in the kernel's dtype (see matmul_dtype), the sum in float32.
+        product = tf.matmul(tf.cast(h, recurrent_kernel.dtype), recurrent_kernel)
+        z = projected_x + tf.cast(product, projected_x.dtype)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
         i = tf.sigmoid(z_i)
         f = tf.sigmoid(z_f)
@@ -111,6 +120,7 @@ class FourGateLSTM(keras.layers.Layer):
             # a batch reads the same thinned kernel; the memory path c itself is untouched.
             recurrent_kernel = keras.random.dropout(recurrent_kernel, self.recurrent_dropout,
                                                     seed=self.seed_generator)
+        recurrent_kernel = self._for_products(recurrent_kernel)
         if projected.shape[1] is not None and projected.shape[1] <= UNROLL_LIMIT:
             # A static length unrolls into straight-line code: no loop bookkeeping per step.
             sequence, h, c = self._unrolled(projected, h, c, recurrent_kernel)
@@ -118,6 +128,10 @@ class FourGateLSTM(keras.layers.Layer):
             sequence, h, c = self._while_loop(projected, h, c, recurrent_kernel)
         result = sequence if self.return_sequences else h
         return [result, h, c] if self.return_state else result
+
+    def _for_products(self, kernel):
+        """``kernel`` in the dtype the products use (once a sequence, not once a step)."""
+        return tf.cast(kernel, self.matmul_dtype)
 
     def _unrolled(self, projected, h, c, recurrent_kernel):
         """``step`` over every time step, with a backward pass written out by hand.
@@ -148,7 +162,8 @@ class FourGateLSTM(keras.layers.Layer):
                 units = recurrent_kernel.shape[0]
                 u_transposed = _transpose_recurrent_kernel(recurrent_kernel)
                 d_h_out = tf.unstack(d_sequence, axis=1) if return_sequences else None
-                d_z = [None] * len(gates)
+                # Each step's d_z, and the same in the products' dtype (cast once, used twice)
+                d_z, d_z_low = [None] * len(gates), [None] * len(gates)
                 for t in reversed(range(len(gates))):
                     i, f, g, o = gates[t]
                     c_prev, c = cs[t], cs[t + 1]
@@ -162,12 +177,15 @@ class FourGateLSTM(keras.layers.Layer):
                                         d_c * c_prev * f * (1 - f),
                                         d_c * i * (1 - g * g),
                                         d_h * tanh_c * o * (1 - o)], axis=-1)
-                    d_h = tf.matmul(d_z[t], u_transposed)  # z = x_t W + b + h_prev U
+                    d_z_low[t] = tf.cast(d_z[t], u_transposed.dtype)
+                    # z = x_t W + b + h_prev U
+                    d_h = tf.cast(tf.matmul(d_z_low[t], u_transposed), d_c.dtype)
                     d_c *= f
                 d_z = tf.stack(d_z, axis=1)  # [batch, time, 4H]; z = projected + h_prev U
                 # One product over all steps at once instead of T thin ones.
                 h_prev = tf.reshape(tf.stack(hs[:-1], axis=1), [-1, units])
-                d_recurrent = tf.matmul(h_prev, tf.reshape(d_z, [-1, 4 * units]),
+                d_recurrent = tf.matmul(tf.cast(h_prev, recurrent_kernel.dtype),
+                                        tf.reshape(tf.stack(d_z_low, axis=1), [-1, 4 * units]),
                                         transpose_a=True)
                 return d_z, d_h, d_c, d_recurrent
 
@@ -196,8 +214,28 @@ class FourGateLSTM(keras.layers.Layer):
         config = super().get_config()
         config.update(units=self.units, return_sequences=self.return_sequences,
                       return_state=self.return_state, input_dim=self.input_dim,
-                      recurrent_dropout=self.recurrent_dropout)
+                      recurrent_dropout=self.recurrent_dropout, matmul_dtype=self.matmul_dtype)
         return config
+
+
+def _check_matmul_dtype(matmul_dtype) -> None:
+    if matmul_dtype not in MATMUL_DTYPES:
+        raise ValueError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got {matmul_dtype!r}")
+
+
+@tf.custom_gradient
+def _row_lookup(kernel, ids):
+    """``tf.gather(kernel, ids)``, with the gradient summed into the kernel's shape at once.
+
+    ``tf.gather``'s own gradient is one row per id looked up (64 x 100 rows of 4H for a
+    batch, many times the kernel's size), which the clipping and Adam then read whole.
+    """
+    def backward(d_rows):
+        flat = tf.reshape(d_rows, [-1, kernel.shape[-1]])
+        d_kernel = tf.math.unsorted_segment_sum(flat, tf.reshape(ids, [-1]), kernel.shape[0])
+        return d_kernel, None
+
+    return tf.gather(kernel, ids), backward
 
 
 def _transpose_recurrent_kernel(kernel):
@@ -229,10 +267,15 @@ class CharLSTM(keras.Model):
     """
 
     def __init__(self, vocab_size, hidden_nodes=256, num_layers=1, embedding_dim=None,
-                 dropout=0.0, cell="four_gate", recurrent_dropout=0.0, **kwargs):
+                 dropout=0.0, cell="four_gate", recurrent_dropout=0.0, matmul_dtype="float32",
+                 **kwargs):
         super().__init__(**kwargs)
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+        _check_matmul_dtype(matmul_dtype)
+        if matmul_dtype != "float32" and cell != "four_gate":
+            raise ValueError(f"matmul_dtype={matmul_dtype!r} needs cell='four_gate', got "
+                             f"cell={cell!r}")
         for name, value in (("vocab_size", vocab_size), ("hidden_nodes", hidden_nodes),
                             ("num_layers", num_layers)):
             check_int(name, value)
@@ -241,6 +284,7 @@ class CharLSTM(keras.Model):
             raise ValueError("recurrent_dropout (dropped recurrent weights) needs "
                              f"cell='four_gate', got cell={cell!r}")
         self.recurrent_dropout = recurrent_dropout
+        self.matmul_dtype = matmul_dtype
         self.vocab_size = vocab_size
         self.hidden_nodes = hidden_nodes
         self.num_layers = num_layers
@@ -259,7 +303,8 @@ class CharLSTM(keras.Model):
                 ids_in = n == 0 and not embedding_dim
                 layer = FourGateLSTM(hidden_nodes, return_sequences=True, return_state=True,
                                      input_dim=vocab_size if ids_in else None,
-                                     recurrent_dropout=recurrent_dropout, name=f"lstm_{n}")
+                                     recurrent_dropout=recurrent_dropout,
+                                     matmul_dtype=matmul_dtype, name=f"lstm_{n}")
             # An attribute per layer: TensorFlow checkpoints do not follow Keras's tracked lists.
             setattr(self, f"lstm_{n}", layer)
             self.lstm_layers.append(layer)
@@ -296,7 +341,7 @@ class CharLSTM(keras.Model):
         return dict(vocab_size=self.vocab_size, hidden_nodes=self.hidden_nodes,
                     num_layers=self.num_layers, embedding_dim=self.embedding_dim,
                     dropout=self.dropout_rate, cell=self.cell,
-                    recurrent_dropout=self.recurrent_dropout)
+                    recurrent_dropout=self.recurrent_dropout, matmul_dtype=self.matmul_dtype)
 
 
 def lstm_training_flops(batch_size: int, len_per_section: int, hidden_nodes: int,
@@ -321,4 +366,5 @@ def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
     """The model a ``TrainConfig`` describes, for a vocabulary of ``vocab_size`` ids."""
     return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
                     embedding_dim=config.embedding_dim, dropout=config.dropout,
-                    cell=config.cell, recurrent_dropout=config.recurrent_dropout)
+                    cell=config.cell, recurrent_dropout=config.recurrent_dropout,
+                    matmul_dtype=config.matmul_dtype)

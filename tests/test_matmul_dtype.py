@@ -1,0 +1,101 @@
+"""``matmul_dtype="bfloat16"``: the recurrent products in bfloat16, everything else float32;
+and the input lookup's gradient, summed into the kernel's shape."""
+
+import numpy as np
+import pytest
+from test_model import _layer_and_inputs, _plain_loop, _values_and_gradients
+
+from helpers.backend import tf
+from helpers.config import TrainConfig
+from helpers.model import CharLSTM, FourGateLSTM, _row_lookup
+
+
+def _run(layer):
+    return lambda x, s: layer(x, initial_state=s)
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["ids", "floats"])
+def test_bfloat16_products_stay_close_to_float32(ids):
+    layer, x, state, weights = _layer_and_inputs(ids, True, True)
+    want = _values_and_gradients(_run(layer), layer, x, state, weights)
+    layer.matmul_dtype = "bfloat16"
+    got = _values_and_gradients(_run(layer), layer, x, state, weights)
+    for a, b in zip(got, want, strict=True):
+        a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
+        assert a.dtype == np.float32  # the values and gradients stay float32
+        # bfloat16 keeps 8 bits of mantissa: close, but not float32's agreement.
+        np.testing.assert_allclose(a, b, rtol=0.05, atol=0.02 * np.abs(b).max())
+        assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["ids", "floats"])
+def test_bfloat16_hand_written_backward_matches_autodiff_in_bfloat16(ids):
+    layer, x, state, weights = _layer_and_inputs(ids, True, True)
+    layer.matmul_dtype = "bfloat16"
+
+    def plain(x, s):
+        return _plain_loop(layer, x, s)
+
+    got = _values_and_gradients(_run(layer), layer, x, state, weights)
+    want = _values_and_gradients(plain, layer, x, state, weights)
+    for a, b in zip(got, want, strict=True):
+        b = tf.convert_to_tensor(b).numpy()
+        # Autodiff adds the kernel's T gradients in bfloat16; ours makes one product.
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b, rtol=0.02,
+                                   atol=0.01 * np.abs(b).max())
+
+
+def test_every_recurrent_product_runs_in_bfloat16():
+    layer, x, _, weights = _layer_and_inputs(False, True, False, time_steps=5)
+    layer.matmul_dtype = "bfloat16"
+
+    @tf.function
+    def gradients(x):
+        with tf.GradientTape() as tape:
+            out, _, _ = layer(x)
+            loss = tf.reduce_sum(out * weights[0])
+        return tape.gradient(loss, layer.trainable_weights)
+
+    graph = gradients.get_concrete_function(x).graph
+    products = [op for op in graph.get_operations() if op.type == "MatMul"]
+    assert len(products) == 2 * 5 + 1
+    assert {op.get_attr("T") for op in products} == {tf.bfloat16}
+    assert all(g.dtype == tf.float32 for g in gradients(x))
+
+
+def test_the_input_lookup_gradient_is_gathers_summed_into_the_kernels_shape():
+    rng = np.random.default_rng(0)
+    kernel = tf.constant(rng.normal(size=(11, 8)).astype("float32"))
+    ids = tf.constant(rng.integers(0, 11, size=(3, 20)), tf.int32)  # ids repeat
+    upstream = tf.constant(rng.normal(size=(3, 20, 8)).astype("float32"))
+
+    def gradient(lookup):
+        with tf.GradientTape() as tape:
+            tape.watch(kernel)
+            loss = tf.reduce_sum(lookup(kernel, ids) * upstream)
+        return tape.gradient(loss, kernel)
+
+    ours, theirs = gradient(_row_lookup), gradient(tf.gather)
+    assert isinstance(ours, tf.Tensor) and isinstance(theirs, tf.IndexedSlices)
+    np.testing.assert_allclose(ours.numpy(), tf.convert_to_tensor(theirs).numpy(), rtol=1e-6,
+                               atol=1e-6)
+    assert np.array_equal(_row_lookup(kernel, ids).numpy(), tf.gather(kernel, ids).numpy())
+
+
+def test_matmul_dtype_is_refused_where_it_cannot_apply():
+    with pytest.raises(ValueError, match="matmul_dtype must be one of"):
+        TrainConfig(matmul_dtype="float16").validate()
+    with pytest.raises(ValueError, match="matmul_dtype='bfloat16' needs cell='four_gate'"):
+        TrainConfig(matmul_dtype="bfloat16", cell="keras").validate()
+    with pytest.raises(ValueError, match="matmul_dtype='bfloat16' needs cell='four_gate'"):
+        CharLSTM(10, matmul_dtype="bfloat16", cell="keras")
+    with pytest.raises(ValueError, match="matmul_dtype must be one of"):
+        FourGateLSTM(4, matmul_dtype="half")
+
+
+def test_the_char_model_passes_its_matmul_dtype_to_every_layer_and_its_config():
+    model = CharLSTM(10, 8, num_layers=2, matmul_dtype="bfloat16").build_for(2, 3)
+    assert [layer.matmul_dtype for layer in model.lstm_layers] == ["bfloat16"] * 2
+    assert model.get_config()["matmul_dtype"] == "bfloat16"
+    assert CharLSTM.from_config(model.get_config()).lstm_layers[1].matmul_dtype == "bfloat16"
+    assert model(tf.zeros([2, 3], tf.int32)).dtype == tf.float32
