@@ -23,6 +23,7 @@ from helpers.config import TrainConfig
 from helpers.encoding import Vocabulary
 from helpers.model import CharLSTM, build_model
 from helpers.paths import relative, resolve_from_root
+from helpers.step import WeightAverage
 
 
 class DamagedCheckpointError(ValueError):
@@ -194,7 +195,13 @@ def load_run(run_dir) -> TrainedRun:
     vocabulary = Vocabulary.load(needed[1])
     model = build_model(config, len(vocabulary)).build_for(1, 1)
     step = tf.Variable(0, dtype=tf.int64)
-    restore_newest_intact(tf.train.Checkpoint(model=model, step=step),
+    # With ema_decay, the average of the weights is what was validated and what samples.
+    average = WeightAverage(model.trainable_variables, config.ema_decay) \
+        if config.ema_decay else None
+    restore_newest_intact(tf.train.Checkpoint(model=model, step=step,
+                                              **({"weight_average": average} if average else {})),
                           run_dir / rundir.CHECKPOINTS, partial=True)
+    if average:
+        average.copy_into(model.trainable_variables)
     return TrainedRun(model, vocabulary, config, rundir.read_history(run_dir),
                       int(step.numpy()), run_dir)

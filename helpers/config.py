@@ -74,6 +74,9 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
     warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
+    # Validation and sampling use a moving average of the weights, this share of it kept at
+    # each step (0: the weights themselves; 0.999: about the last thousand steps)
+    ema_decay: float = 0.0
     seed: int = 0
     # Minutes that training (with its validations) may take: the run times its first steps and
     # fixes max_steps to fit, the warm-up keeping its share (None: max_steps as given).
@@ -122,6 +125,7 @@ class TrainConfig:
             raise ValueError("skip must be None with carry_state=True: each row reads its "
                              "stream section after section, with nothing skipped or repeated")
         check_number("weight_decay", self.weight_decay, 0, must="be a number >= 0")
+        check_number("ema_decay", self.ema_decay, 0, 1, high_open=True, must="lie in [0, 1)")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))
@@ -137,21 +141,15 @@ class TrainConfig:
         if self.recurrent_dropout and self.cell != "four_gate":
             raise ValueError("recurrent_dropout needs cell='four_gate' (it drops weights of our "
                              f"recurrent kernel), got cell={self.cell!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
-                             f"{self.lr_schedule!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        if self.matmul_dtype not in MATMUL_DTYPES:
-            raise ValueError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got "
-                             f"{self.matmul_dtype!r}")
+        for name, choices in (("lr_schedule", LR_SCHEDULES), ("cell", CELLS),
+                              ("matmul_dtype", MATMUL_DTYPES), ("train_split", SPLITS),
+                              ("valid_split", SPLITS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got "
+                                 f"{getattr(self, name)!r}")
         if self.matmul_dtype != "float32" and self.cell != "four_gate":
             raise ValueError(f"matmul_dtype={self.matmul_dtype!r} needs cell='four_gate', "
                              f"got cell={self.cell!r}")
-        for name in ("train_split", "valid_split"):
-            if getattr(self, name) not in SPLITS:
-                raise ValueError(f"{name} must be one of {SPLITS}, got "
-                                 f"{getattr(self, name)!r}")
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
             raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
         _validate_text_file(self)

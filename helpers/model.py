@@ -81,7 +81,7 @@ class FourGateLSTM(keras.layers.Layer):
     def project_inputs(self, inputs):
         """``x_t W + b`` for every time step at once: one big product instead of T small ones."""
         if inputs.dtype.is_integer:
-            return _row_lookup(tf.convert_to_tensor(self.kernel), inputs) + self.bias
+            return tf.gather(self.kernel, inputs) + self.bias
         return tf.einsum("btd,dk->btk", inputs, self.kernel) + self.bias
 
     def step(self, projected_x, h, c, return_gates=False, recurrent_kernel=None):
@@ -221,21 +221,6 @@ class FourGateLSTM(keras.layers.Layer):
 def _check_matmul_dtype(matmul_dtype) -> None:
     if matmul_dtype not in MATMUL_DTYPES:
         raise ValueError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got {matmul_dtype!r}")
-
-
-@tf.custom_gradient
-def _row_lookup(kernel, ids):
-    """``tf.gather(kernel, ids)``, with the gradient summed into the kernel's shape at once.
-
-    ``tf.gather``'s own gradient is one row per id looked up (64 x 100 rows of 4H for a
-    batch, many times the kernel's size), which the clipping and Adam then read whole.
-    """
-    def backward(d_rows):
-        flat = tf.reshape(d_rows, [-1, kernel.shape[-1]])
-        d_kernel = tf.math.unsorted_segment_sum(flat, tf.reshape(ids, [-1]), kernel.shape[0])
-        return d_kernel, None
-
-    return tf.gather(kernel, ids), backward
 
 
 def _transpose_recurrent_kernel(kernel):

@@ -8,6 +8,7 @@ function from outside (``helpers.training``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from helpers.backend import keras, tf
@@ -76,3 +77,44 @@ def build_optimizer(config: TrainConfig):
     optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     return optimizer
+
+
+class WeightAverage(tf.Module):
+    """An exponential moving average of the weights (Polyak averaging), for validation and
+    sampling; training goes on from the weights themselves.
+
+    The last steps of a run jump around a minimum as much as they descend into it; the average
+    of where they have been lies closer to it than any one of them. ``decay`` is the share of
+    the average kept at each step (0.999: about the last thousand steps count). Early on, the
+    decay is held lower, ``(1 + n) / (10 + n)`` after n updates, so that the average does not
+    keep the random weights training started from.
+    """
+
+    def __init__(self, variables, decay: float):
+        super().__init__(name="weight_average")
+        self.decay = decay
+        self.averages = [tf.Variable(v, trainable=False, name=v.name.split(":")[0] + "_average")
+                         for v in variables]
+        self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
+
+    def update(self, variables) -> None:
+        self.updates.assign_add(1)
+        n = tf.cast(self.updates, tf.float32)
+        decay = tf.minimum(self.decay, (1.0 + n) / (10.0 + n))
+        for average, variable in zip(self.averages, variables, strict=True):
+            average.assign_sub((1.0 - decay) * (average - variable))
+
+    def copy_into(self, variables) -> None:
+        for variable, average in zip(variables, self.averages, strict=True):
+            variable.assign(average)
+
+    @contextlib.contextmanager
+    def swapped_into(self, variables):
+        """The averages in ``variables`` for the ``with`` block, their own values after it."""
+        own = [tf.identity(v) for v in variables]
+        self.copy_into(variables)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, own, strict=True):
+                variable.assign(value)

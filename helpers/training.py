@@ -52,7 +52,7 @@ from helpers.model import UNROLL_LIMIT, build_model
 from helpers.paths import relative
 from helpers.replicas import check_replicas_agree_on_step, replica_batches
 from helpers.sampling import Generator
-from helpers.step import build_optimizer, train_step
+from helpers.step import WeightAverage, build_optimizer, train_step
 
 
 def seed_everything(seed: int) -> None:
@@ -185,6 +185,9 @@ def train(config: TrainConfig, strategy=None, progress: bool | None = None,
     if config.carry_state and replicas > 1:
         raise ValueError(f"carry_state=True trains on one device; the strategy has {replicas} "
                          "replicas")
+    if config.ema_decay and replicas > 1:
+        raise ValueError(f"ema_decay averages the weights of one device; the strategy has "
+                         f"{replicas} replicas: set ema_decay=0")
     if config.time_budget is not None and replicas > 1:
         raise ValueError(f"time_budget plans the steps of one device; the strategy has "
                          f"{replicas} replicas: set max_steps instead")
@@ -262,6 +265,8 @@ def _measure_pace(config: TrainConfig, training_data, strategy) -> budget.Pace:
     building = seconds(lambda: float(probe.train_step(next(probe.batches))))
     per_step = seconds(lambda: float(probe.train_step(next(probe.batches))), PACE_STEPS)
     log = [probe.evaluate, probe.evaluate_carried]
+    if probe.average:  # a validation of the weights themselves before a save: counted per log
+        log.append(probe.evaluate)
     if probe.sampler:
         log.append(lambda: probe.sampler.record(0))
     first_log = seconds(lambda: [work() for work in log])
@@ -324,6 +329,8 @@ class _Session:
             config, len(self.training_data.vocabulary), self.strategy)
         self.carried = CarriedState(config.batch_size, config.hidden_nodes,
                                     config.num_layers) if config.carry_state else None
+        self.average = WeightAverage(self.model.trainable_variables, config.ema_decay) \
+            if config.ema_decay else None
 
     def _build_and_restore(self) -> int:
         """Model, optimizer and step, restored from the newest intact checkpoint; the step."""
@@ -331,7 +338,8 @@ class _Session:
         self._build()
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step,
-            **({"carried_state": self.carried} if self.carried else {}))
+            **({"carried_state": self.carried} if self.carried else {}),
+            **({"weight_average": self.average} if self.average else {}))
         checkpoint_dir = config.run_dir / rundir.CHECKPOINTS
         if self.is_chief:
             remove_unfinished_saves(checkpoint_dir)
@@ -375,7 +383,7 @@ class _Session:
         else:
             self.batches = iter(replica_batches(self.strategy, data.train_ids, config, start))
         self.train_step = make_train_step(self.model, self.optimizer, self.step, self.strategy,
-                                          config.clip_norm, self.carried)
+                                          config.clip_norm, self.carried, self.average)
         self.sampler = _ProgressionSampler(self.model, data.vocabulary, config, start,
                                            keep=keep_samples) \
             if self.is_chief and self.strategy.num_replicas_in_sync == 1 \
@@ -412,11 +420,12 @@ class _Session:
                 if logged:
                     self._log(current, window, history, bar, verbose and not show_bar)
                 if current % config.save_every == 0 or current == config.max_steps:
-                    if not logged:
+                    if not logged or self.average:
                         # A step's training loss is measured before its update, so only a
                         # validation sees the weights about to be saved: at a log, _log ran
-                        # one; between logs, it runs here (weights of 1e30 are finite, and a
-                        # checkpoint of them would make every resume diverge).
+                        # one (of the average, with ema_decay); otherwise, it runs here
+                        # (weights of 1e30 are finite, and a checkpoint of them would make
+                        # every resume diverge).
                         self._check_diverged(current, {"validation loss": self.evaluate()})
                     self._save(current, history)
         finally:
@@ -425,12 +434,13 @@ class _Session:
     def _log(self, current: int, window: _LogWindow, history: list[dict], bar,
              print_line: bool) -> None:
         window.stop()  # the speed is the steps', not the validations' that follow
-        row = window.row(current, self.evaluate(), self.evaluate_carried())
-        self._check_diverged(current, {"validation loss": row["valid_bpc"],
-                                       "carried validation loss": row["valid_bpc_carried"]})
+        with self._averaged_weights():
+            row = window.row(current, self.evaluate(), self.evaluate_carried())
+            self._check_diverged(current, {"validation loss": row["valid_bpc"],
+                                           "carried validation loss": row["valid_bpc_carried"]})
+            if self.sampler:
+                self.sampler.record(current)
         history.append(row)
-        if self.sampler:
-            self.sampler.record(current)
         # Rewritten at every log so that a reader sees progress; rows past the last checkpoint
         # are dropped again on resume.
         if self.is_chief:
@@ -438,6 +448,12 @@ class _Session:
         bar.set_postfix(train_bpc=f"{row['train_bpc']:.3f}", valid_bpc=f"{row['valid_bpc']:.3f}")
         if print_line:
             print(window.line(row), flush=True)
+
+    def _averaged_weights(self):
+        """The model holds the average of its weights in this block, with ``ema_decay``."""
+        if self.average is None:
+            return contextlib.nullcontext()
+        return self.average.swapped_into(self.model.trainable_variables)
 
     def _save(self, current: int, history: list[dict]) -> None:
         if self.is_chief:
@@ -540,11 +556,12 @@ class _ProgressionSampler:
 
 
 def make_train_step(model, optimizer, step, strategy, clip_norm: float,
-                    carried: CarriedState | None = None):
+                    carried: CarriedState | None = None, average: WeightAverage | None = None):
     """``train_step`` as the loop runs it: compiled, on every replica of ``strategy`` (with one
     device, ``strategy.run`` just calls it), from the LSTM state the last step ended with
     (``carried``, for ``carry_state``; a batch then also says which rows to reset) or from
-    zeros, and counted in ``step``. Returns the batch's mean loss in bits."""
+    zeros, folded into ``average`` (for ``ema_decay``), and counted in ``step``. Returns the
+    batch's mean loss in bits."""
     @tf.function
     def run(batch):
         states = None if carried is None else carried.start(reset=batch[2])
@@ -552,6 +569,8 @@ def make_train_step(model, optimizer, step, strategy, clip_norm: float,
                                                       clip_norm, states))
         if carried is not None:
             carried.keep(states)
+        if average is not None:
+            average.update(model.trainable_variables)
         step.assign_add(1)
         return strategy.reduce("SUM", bits, axis=None)
 

@@ -54,6 +54,7 @@ num_layers = 1  # stacked LSTM layers
 embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
 recurrent_dropout = 0.0  # share of the recurrent weights dropped per batch, in training
 cell = "four_gate"  # our FourGateLSTM, or "keras" for keras.layers.LSTM
+matmul_dtype = "float32"  # or "bfloat16": faster recurrent products on CPUs made for them
 # The rest of the data
 batch_size = 64  # sequences per step
 len_per_section = 100  # characters per training sequence
@@ -68,6 +69,7 @@ valid_fraction = 0.1  # with text_file: the last part of the file, kept for vali
 lr_schedule = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
 warmup_steps = 0  # steps over which the rate climbs from 0 to learning_rate
 weight_decay = 0.0  # AdamW's weight decay (0: plain Adam)
+ema_decay = 0.0  # validate and sample a moving average of the weights (0: the weights)
 clip_norm = 1.0  # gradients are scaled down to at most this global norm
 seed = 0
 # The bookkeeping

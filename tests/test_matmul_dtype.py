@@ -1,5 +1,4 @@
-"""``matmul_dtype="bfloat16"``: the recurrent products in bfloat16, everything else float32;
-and the input lookup's gradient, summed into the kernel's shape."""
+"""``matmul_dtype="bfloat16"``: the recurrent products in bfloat16, everything else float32."""
 
 import numpy as np
 import pytest
@@ -7,7 +6,7 @@ from test_model import _layer_and_inputs, _plain_loop, _values_and_gradients
 
 from helpers.backend import tf
 from helpers.config import TrainConfig
-from helpers.model import CharLSTM, FourGateLSTM, _row_lookup
+from helpers.model import CharLSTM, FourGateLSTM
 
 
 def _run(layer):
@@ -61,25 +60,6 @@ def test_every_recurrent_product_runs_in_bfloat16():
     assert len(products) == 2 * 5 + 1
     assert {op.get_attr("T") for op in products} == {tf.bfloat16}
     assert all(g.dtype == tf.float32 for g in gradients(x))
-
-
-def test_the_input_lookup_gradient_is_gathers_summed_into_the_kernels_shape():
-    rng = np.random.default_rng(0)
-    kernel = tf.constant(rng.normal(size=(11, 8)).astype("float32"))
-    ids = tf.constant(rng.integers(0, 11, size=(3, 20)), tf.int32)  # ids repeat
-    upstream = tf.constant(rng.normal(size=(3, 20, 8)).astype("float32"))
-
-    def gradient(lookup):
-        with tf.GradientTape() as tape:
-            tape.watch(kernel)
-            loss = tf.reduce_sum(lookup(kernel, ids) * upstream)
-        return tape.gradient(loss, kernel)
-
-    ours, theirs = gradient(_row_lookup), gradient(tf.gather)
-    assert isinstance(ours, tf.Tensor) and isinstance(theirs, tf.IndexedSlices)
-    np.testing.assert_allclose(ours.numpy(), tf.convert_to_tensor(theirs).numpy(), rtol=1e-6,
-                               atol=1e-6)
-    assert np.array_equal(_row_lookup(kernel, ids).numpy(), tf.gather(kernel, ids).numpy())
 
 
 def test_matmul_dtype_is_refused_where_it_cannot_apply():
