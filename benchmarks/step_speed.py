@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -23,14 +24,13 @@ import numpy as np
 import results_md  # benchmarks/, beside this script
 
 from helpers.backend import tf
+from helpers.checks import bfloat16_cpu_features
 from helpers.config import TrainConfig
 from helpers.step import train_step
 from helpers.training import build_training, make_train_step
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = results_md.markers("step_speed.py")
-# The CPU features that make bfloat16 products fast (Linux's names in /proc/cpuinfo)
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def config_for(args, matmul_dtype: str) -> TrainConfig:
@@ -79,6 +79,10 @@ def measure_steps(args) -> dict:
             for name, v in seconds.items()}
 
 
+def _product(a, b):
+    return tf.function(lambda: tf.matmul(a, b))
+
+
 def measure_products(args) -> dict:
     """Seconds of one product ``a @ b`` in float32 and in bfloat16, at the step's recurrent
     shape (batch x H times H x 4H) and at 2048^3."""
@@ -87,8 +91,7 @@ def measure_products(args) -> dict:
     result = {}
     for label, (m, k, n) in shapes.items():
         a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
-        products = {dtype: tf.function(lambda a=tf.cast(a, dtype), b=tf.cast(b, dtype):
-                                       tf.matmul(a, b))
+        products = {dtype: _product(tf.cast(a, dtype), tf.cast(b, dtype))
                     for dtype in ("float32", "bfloat16")}
         times = min(300, max(3, int(2e9 / (2 * m * k * n))))  # about 2 GFLOP, if not tiny
         samples = {dtype: [] for dtype in products}
@@ -103,15 +106,6 @@ def measure_products(args) -> dict:
                 samples[dtype].append((time.perf_counter() - started) / times)
         result[label] = {dtype: statistics.median(v) for dtype, v in samples.items()}
     return result
-
-
-def cpu_bf16_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = set(text.split("flags", 1)[-1].split("\n", 1)[0].split())
-    return [flag for flag in BF16_FLAGS if flag in flags]
 
 
 def rows(steps: dict, products: dict, chars_per_step: int) -> list[tuple[str, str]]:
@@ -141,7 +135,7 @@ def main():
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
-    flags = cpu_bf16_flags()
+    flags = bfloat16_cpu_features()
     print(f"hidden={args.hidden_nodes} batch={args.batch_size} len={args.len_per_section}, "
           f"{args.repeats} repeats; bfloat16 CPU features: {', '.join(flags) or 'none'}",
           flush=True)
@@ -155,7 +149,8 @@ def main():
     text = "\n".join([
         BEGIN, "", "## The training step: bfloat16 products and XLA", "",
         f"Written by `python benchmarks/step_speed.py` (medians of {args.repeats} interleaved "
-        f"repeats of {args.steps} steps) on {platform.machine()}, {platform.system()}, "
+        f"repeats of {args.steps} steps) on {platform.machine()} with "
+        f"{len(os.sched_getaffinity(0))} cores, {platform.system()}, "
         f"TensorFlow {tf.__version__}; the CPU's bfloat16 features: "
         f"{', '.join(flags) or 'none'}. Sizes: hidden_nodes={args.hidden_nodes}, "
         f"batch_size={args.batch_size}, len_per_section={args.len_per_section}, "

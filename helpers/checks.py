@@ -1,5 +1,5 @@
-"""Two questions several modules ask, answered once: is this a whole number in range, and is a
-person watching this process's output?
+"""Three questions several modules ask, answered once: is this a whole number in range, is a
+person watching this process's output, and does this CPU multiply bfloat16 in hardware?
 
 Light on purpose (no NumPy, no TensorFlow), so that any module can import it.
 """
@@ -10,6 +10,7 @@ import math
 import numbers
 import os
 import sys
+from pathlib import Path
 
 PROGRESS_VARIABLE = "HELPERS_PROGRESS"
 _KINDS = {1: "a positive integer", 0: "a non-negative integer"}
@@ -66,3 +67,22 @@ def person_watching() -> bool:
         return True
     isatty = getattr(sys.stderr, "isatty", None)
     return bool(isatty and isatty())
+
+
+# The CPU features that multiply bfloat16 matrices in hardware, as Linux names them
+BFLOAT16_FEATURES = ("avx512_bf16", "amx_bf16")
+
+
+def bfloat16_cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """Which of ``BFLOAT16_FEATURES`` this CPU has (none where ``cpuinfo`` cannot be read, as
+    on macOS or Windows: there TensorFlow emulates bfloat16 products, slower than float32)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    flags = set()
+    for line in text.splitlines():
+        name, _, values = line.partition(":")
+        if name.strip() == "flags":
+            flags.update(values.split())
+    return [feature for feature in BFLOAT16_FEATURES if feature in flags]

@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.checks import check_int, check_number
+from helpers.checks import bfloat16_cpu_features, check_int, check_number
 from helpers.paths import REPO_ROOT, check_regular_file, relative, resolve_from_root
 
 SPLITS = ("train", "valid", "test")  # WikiText-2's
@@ -32,7 +32,8 @@ DEFAULT_PROMPT = "I plan to make the world a better place"  # the original tutor
 DEFAULT_TEMPERATURE = 0.8
 LR_SCHEDULES = ("constant", "cosine")
 CELLS = ("four_gate", "keras")  # our FourGateLSTM, or keras.layers.LSTM
-MATMUL_DTYPES = ("float32", "bfloat16")
+# "auto": bfloat16 where the CPU multiplies it in hardware, float32 elsewhere
+MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
@@ -42,11 +43,13 @@ MATMUL_DTYPES = ("float32", "bfloat16")
 #: its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
 #: learns faster at first, and the decaying rate settles it at the end. The warm-up is planned
 #: as a share of max_steps, which the budget replaces by the steps that fit; with another
-#: max_steps and no budget, it keeps that share too (``with_preset``).
+#: max_steps and no budget, it keeps that share too (``with_preset``). Products in bfloat16,
+#: where the CPU has the features for it, fit more steps in the minutes.
 PRESETS = {
     "main": {"max_steps": 4000, "log_every": 250, "save_every": 500, "hidden_nodes": 512,
              "dropout": 0.5, "recurrent_dropout": 0.25, "learning_rate": 0.008,
-             "warmup_steps": 200, "lr_schedule": "cosine", "time_budget": 15.0},
+             "warmup_steps": 200, "lr_schedule": "cosine", "time_budget": 15.0,
+             "matmul_dtype": "auto"},
 }
 
 
@@ -94,7 +97,7 @@ class TrainConfig:
     cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
     # The dtype of the recurrent products (the four-gate cell only): "bfloat16" is several
     # times faster on a CPU with bfloat16 matrix units, slower on one without; the weights,
-    # gates and memory stay float32.
+    # gates and memory stay float32. validate() turns "auto" into the one that suits this CPU.
     matmul_dtype: str = "float32"
     valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
     data_dir: str | None = None  # where the WikiText files are; None: helpers.data decides
@@ -147,6 +150,8 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got "
                                  f"{getattr(self, name)!r}")
+        if self.matmul_dtype == "auto":
+            self.matmul_dtype = "bfloat16" if bfloat16_cpu_features() else "float32"
         if self.matmul_dtype != "float32" and self.cell != "four_gate":
             raise ValueError(f"matmul_dtype={self.matmul_dtype!r} needs cell='four_gate', "
                              f"got cell={self.cell!r}")

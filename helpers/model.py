@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from helpers.backend import keras, tf
 from helpers.checks import check_int, check_number
-from helpers.config import CELLS, MATMUL_DTYPES, TrainConfig
+from helpers.config import CELLS, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
 # backward pass (fast per step); longer ones run as a tf.while_loop, whose graph does not grow
@@ -219,8 +219,8 @@ class FourGateLSTM(keras.layers.Layer):
 
 
 def _check_matmul_dtype(matmul_dtype) -> None:
-    if matmul_dtype not in MATMUL_DTYPES:
-        raise ValueError(f"matmul_dtype must be one of {MATMUL_DTYPES}, got {matmul_dtype!r}")
+    if matmul_dtype not in ("float32", "bfloat16"):  # "auto" is TrainConfig's to decide
+        raise ValueError(f"matmul_dtype must be 'float32' or 'bfloat16', got {matmul_dtype!r}")
 
 
 def _transpose_recurrent_kernel(kernel):

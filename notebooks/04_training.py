@@ -54,7 +54,7 @@ num_layers = 1  # stacked LSTM layers
 embedding_dim = None  # None: one-hot input (a row lookup); a number: a learnt embedding
 recurrent_dropout = 0.0  # share of the recurrent weights dropped per batch, in training
 cell = "four_gate"  # our FourGateLSTM, or "keras" for keras.layers.LSTM
-matmul_dtype = "float32"  # or "bfloat16": faster recurrent products on CPUs made for them
+matmul_dtype = "float32"  # "bfloat16": faster products on CPUs made for it; "auto": choose
 # The rest of the data
 batch_size = 64  # sequences per step
 len_per_section = 100  # characters per training sequence

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from test_model import _layer_and_inputs, _plain_loop, _values_and_gradients
 
+from helpers import config as config_module
 from helpers.backend import tf
+from helpers.checks import bfloat16_cpu_features
 from helpers.config import TrainConfig
 from helpers.model import CharLSTM, FourGateLSTM
 
@@ -69,7 +71,7 @@ def test_matmul_dtype_is_refused_where_it_cannot_apply():
         TrainConfig(matmul_dtype="bfloat16", cell="keras").validate()
     with pytest.raises(ValueError, match="matmul_dtype='bfloat16' needs cell='four_gate'"):
         CharLSTM(10, matmul_dtype="bfloat16", cell="keras")
-    with pytest.raises(ValueError, match="matmul_dtype must be one of"):
+    with pytest.raises(ValueError, match="matmul_dtype must be 'float32' or 'bfloat16'"):
         FourGateLSTM(4, matmul_dtype="half")
 
 
@@ -79,3 +81,21 @@ def test_the_char_model_passes_its_matmul_dtype_to_every_layer_and_its_config():
     assert model.get_config()["matmul_dtype"] == "bfloat16"
     assert CharLSTM.from_config(model.get_config()).lstm_layers[1].matmul_dtype == "bfloat16"
     assert model(tf.zeros([2, 3], tf.int32)).dtype == tf.float32
+
+
+@pytest.mark.parametrize("features, chosen", [([], "float32"), (["amx_bf16"], "bfloat16")])
+def test_auto_is_bfloat16_where_the_cpu_multiplies_it(monkeypatch, features, chosen):
+    monkeypatch.setattr(config_module, "bfloat16_cpu_features", lambda: features)
+    assert TrainConfig(matmul_dtype="auto").validate().matmul_dtype == chosen
+    # What a run records (config.json) is the dtype it used, not "auto".
+    assert TrainConfig(matmul_dtype="auto").validate().to_json()["matmul_dtype"] == chosen
+
+
+def test_the_cpu_features_are_read_from_cpuinfos_flags(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 sse2\n"
+                       "bugs\t\t: avx512_bf16\n\nprocessor\t: 1\nflags\t\t: fpu amx_bf16\n")
+    assert bfloat16_cpu_features(cpuinfo) == ["amx_bf16"]  # "bugs" is not "flags"
+    cpuinfo.write_text("flags\t: fpu avx512_bf16 amx_bf16\n")
+    assert bfloat16_cpu_features(cpuinfo) == ["avx512_bf16", "amx_bf16"]
+    assert bfloat16_cpu_features(tmp_path / "absent") == []
