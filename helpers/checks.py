@@ -86,3 +86,9 @@ def bfloat16_cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
         if name.strip() == "flags":
             flags.update(values.split())
     return [feature for feature in BFLOAT16_FEATURES if feature in flags]
+
+
+def matmul_dtype_for_this_cpu() -> str:
+    """What ``matmul_dtype="auto"`` becomes here: bfloat16 where the CPU multiplies it in
+    hardware, float32 elsewhere."""
+    return "bfloat16" if bfloat16_cpu_features() else "float32"

@@ -24,7 +24,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.checks import bfloat16_cpu_features, check_int, check_number
+from helpers.checks import check_int, check_number, matmul_dtype_for_this_cpu
 from helpers.paths import REPO_ROOT, check_regular_file, relative, resolve_from_root
 
 SPLITS = ("train", "valid", "test")  # WikiText-2's
@@ -151,7 +151,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {choices}, got "
                                  f"{getattr(self, name)!r}")
         if self.matmul_dtype == "auto":
-            self.matmul_dtype = "bfloat16" if bfloat16_cpu_features() else "float32"
+            self.matmul_dtype = matmul_dtype_for_this_cpu()
         if self.matmul_dtype != "float32" and self.cell != "four_gate":
             raise ValueError(f"matmul_dtype={self.matmul_dtype!r} needs cell='four_gate', "
                              f"got cell={self.cell!r}")
@@ -232,8 +232,6 @@ def with_preset(name: str | None, parameters: dict, leave_out=()) -> dict:
         share = round(values["warmup_steps"] * steps / values["max_steps"])
         values["warmup_steps"] = min(share, steps - 1)
     return {**values, **parameters}
-
-
 
 
 def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> None:

@@ -19,7 +19,7 @@ The weights are stored like Keras's ``LSTMCell`` (``kernel (input_dim, 4H)``,
 from __future__ import annotations
 
 from helpers.backend import keras, tf
-from helpers.checks import check_int, check_number
+from helpers.checks import check_int, check_number, matmul_dtype_for_this_cpu
 from helpers.config import CELLS, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
@@ -352,4 +352,5 @@ def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
     return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
                     embedding_dim=config.embedding_dim, dropout=config.dropout,
                     cell=config.cell, recurrent_dropout=config.recurrent_dropout,
-                    matmul_dtype=config.matmul_dtype)
+                    matmul_dtype=matmul_dtype_for_this_cpu() if config.matmul_dtype == "auto"
+                    else config.matmul_dtype)

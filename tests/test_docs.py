@@ -161,7 +161,7 @@ def test_results_page_states_the_main_runs_figures_from_its_record():
         "training BPC": f"{metrics['train_bpc']:.3f}",
         "training time": f"{metrics['train_seconds']:.1f} s ({metrics['train_seconds'] / 60:.1f} "
                          "min)",
-        f"training speed, {run['model']['hidden_nodes']} units, validations included":
+        f"training speed, {run['model']['hidden_nodes']} units, the steps alone":
             f"{metrics['chars_per_sec']:,} characters/s",
         "peak memory": f"{metrics['peak_rss_mib']:,} MiB",
     }
@@ -181,7 +181,9 @@ def test_the_main_runs_record_is_of_the_main_preset_as_it_is():
     settings = _record("main_run.json")["settings"]
     for name, value in PRESETS["main"].items():
         if name not in ("max_steps", "warmup_steps"):  # the budget's plan fixes these
-            assert settings[name] == value, name
+            # "auto" is recorded as what it chose on the run's machine
+            assert settings[name] == value or value == "auto" and settings[name] in (
+                "float32", "bfloat16"), name
     plan = _record("main_run.json")["plan"]
     assert (settings["max_steps"], settings["warmup_steps"]) == \
         (plan["max_steps"], plan["warmup_steps"])
@@ -199,14 +201,17 @@ def _tried_row(row: dict) -> str:
 
 def test_results_page_tables_of_tried_settings_are_their_record():
     tried, text = _record("tried_settings.json"), _page("docs/results.md")
-    rows = tried["long"] + tried["short"]
+    groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"]}
+    rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
     assert table_rows == [_tried_row(row) for row in rows]
-    for row in rows:  # by steps: the steps asked for replace the main preset's minutes
-        steps = "" if "-p max_steps" in row["args"] else " MAX_STEPS=4000"
-        assert row["command"] == (f'make run RUN=NAME{steps} ARGS="{row["args"]}"'
-                                  if row["args"] else f"make run{steps}")
+    for group, max_steps in groups.items():
+        for row in tried[group]:  # by steps: the steps asked for replace the preset's minutes
+            steps = "" if "-p max_steps" in row["args"] else f" MAX_STEPS={max_steps}"
+            assert row["command"] == (f'make run RUN=NAME{steps} ARGS="{row["args"]}"'
+                                      if row["args"] else f"make run{steps}")
+    assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
 
 
 def test_every_record_names_its_machine():
@@ -363,8 +368,8 @@ def _readme_figures() -> list[str]:
         f"`make run` trains for {settings['time_budget']:g} minutes by the clock",
         f"({_cores(run['machine'])} shared CPU cores, no GPU)",
         f"a one-layer LSTM of {units} units in {metrics['train_seconds'] / 60:.1f} minutes",
-        f"at {metrics['chars_per_sec']:,} characters a second ({units} units, validations "
-        "included)",
+        f"at {metrics['chars_per_sec']:,} characters a second ({units} units, the steps "
+        "alone)",
         f"On the first {settings['valid_chars']:,} characters of WikiText-2's validation text",
         f"each section of {settings['len_per_section']} characters from a zero state",
     ]
@@ -444,7 +449,19 @@ def _results_tried_figures() -> list[str]:
         (r005["valid_bpc"] - warm["valid_bpc"]) + (r005["valid_bpc"] - rate["valid_bpc"])
     assert abs(r005["valid_bpc"] - embedded["valid_bpc"]) <= \
         abs(new["valid_bpc"] - new_1["valid_bpc"])  # "within what a seed changes"
+    # Faster steps and an averaged model
+    f32, bf16, averaged = tried["main_steps"]
+    assert "ema_decay" in averaged["args"] and "float32" in f32["args"]
+    assert averaged["valid_bpc"] >= bf16["valid_bpc"]  # "gained nothing"
+    speed = _raw("cpu_bf16")["steps"]
     return [
+        f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
+        "seeds of the 4,000-step default differ by "
+        f"{abs(new['valid_bpc'] - new_1['valid_bpc']):.3f}",
+        f"the step is {speed['float32']['step_s'] / speed['bfloat16']['step_s']:.2f}x as fast on "
+        "this machine",
+        f"the same run's own weights score {bpc(bf16)} as well",
+        f"from a moving average of the weights ({p(averaged)['ema_decay']})",
         # What was tried to get there
         f"within {run['settings']['time_budget']:g} minutes of `make run` on "
         f"{_cores(tried['machine'])} cores",
@@ -542,7 +559,25 @@ def _performance_figures() -> list[str]:
     assert int(units) == TrainConfig().hidden_nodes
     text_mb = f"{setup['bmp']['file']['bytes'] / 1e6:.0f} MB"
     limit = _assigned(REPO_ROOT / "tests" / "test_binder.py", "BINDER_MEMORY_LIMIT")
+    # step_speed.py: bfloat16 products and XLA
+    speed = _raw("cpu_bf16")
+    step, product = speed["steps"], speed["products"]
+    assert speed["cpu_bf16"] == ["avx512_bf16", "amx_bf16"]  # "has AVX512-BF16 and AMX"
+    assert "hidden_nodes=512, batch_size=64" in results  # "64 × 512 times 512 × 2,048"
+
+    def ratio(of, to):
+        return f"{of / to:.2f}x"
+
     return [
+        f"{ratio(product['step']['float32'], product['step']['bfloat16'])} as fast "
+        "in bfloat16 as in float32",
+        f"(2048³) {ratio(product['2048^3']['float32'], product['2048^3']['bfloat16'])}",
+        f"the whole training step {ratio(step['float32']['step_s'], step['bfloat16']['step_s'])} "
+        f"({step['bfloat16']['step_s'] * 1e3:,.0f} ms against "
+        f"{step['float32']['step_s'] * 1e3:,.0f} ms",
+        f"{step['float32_xla']['first_call_s']:.1f} s to compile, then "
+        f"{step['float32_xla']['step_s'] * 1e3:,.0f} ms a step, "
+        f"{step['float32']['step_s'] / step['float32_xla']['step_s']:.2f}x the float32 step",
         f"| {achieved / 1e9:.1f} GFLOP/s, {achieved / bench['matmul_peak']:.0%} |",
         f"The main run's {run['metrics']['chars_per_sec']:,} characters a second",
         f"timed its own step alone at {per_step:.3f} s, that is {steps / per_step:,.0f} "

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from test_model import _layer_and_inputs, _plain_loop, _values_and_gradients
 
-from helpers import config as config_module
+from helpers import checks
 from helpers.backend import tf
 from helpers.checks import bfloat16_cpu_features
 from helpers.config import TrainConfig
-from helpers.model import CharLSTM, FourGateLSTM
+from helpers.model import CharLSTM, FourGateLSTM, build_model
 
 
 def _run(layer):
@@ -85,10 +85,12 @@ def test_the_char_model_passes_its_matmul_dtype_to_every_layer_and_its_config():
 
 @pytest.mark.parametrize("features, chosen", [([], "float32"), (["amx_bf16"], "bfloat16")])
 def test_auto_is_bfloat16_where_the_cpu_multiplies_it(monkeypatch, features, chosen):
-    monkeypatch.setattr(config_module, "bfloat16_cpu_features", lambda: features)
+    monkeypatch.setattr(checks, "bfloat16_cpu_features", lambda: features)
     assert TrainConfig(matmul_dtype="auto").validate().matmul_dtype == chosen
     # What a run records (config.json) is the dtype it used, not "auto".
     assert TrainConfig(matmul_dtype="auto").validate().to_json()["matmul_dtype"] == chosen
+    model = build_model(TrainConfig(matmul_dtype="auto"), 10)  # not validated: decided there
+    assert model.lstm_layers[0].matmul_dtype == chosen
 
 
 def test_the_cpu_features_are_read_from_cpuinfos_flags(tmp_path):

@@ -12,9 +12,10 @@ from helpers.model import build_model
 def test_ours_is_make_runs_configuration():
     same_time = load_script("same_time")
     config = same_time.main_config("outputs/x")
-    expected = TrainConfig.from_parameters(preset="main")
+    expected = TrainConfig.from_parameters(preset="main").validate()
     for name, value in PRESETS["main"].items():
-        assert getattr(config, name) == value == getattr(expected, name)
+        assert getattr(config, name) == getattr(expected, name)
+        assert getattr(config, name) == value or value == "auto"  # "auto": this CPU's choice
     assert config.sample_chars == 0
 
 
