@@ -38,13 +38,12 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
 #: compares, trained for 15 minutes by budget, so that it ends in time on any machine (a slower
-#: one trains fewer steps). A wider model ends lower within the time, and in thousands of steps
-#: it would learn the 1.3 million characters of training text by heart without the dropout, on
-#: its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
-#: learns faster at first, and the decaying rate settles it at the end. The warm-up is planned
-#: as a share of max_steps, which the budget replaces by the steps that fit; with another
-#: max_steps and no budget, it keeps that share too (``with_preset``). Products in bfloat16,
-#: where the CPU has the features for it, fit more steps in the minutes.
+#: one trains fewer steps; bfloat16 products, where the CPU has them, fit more). A wider model
+#: ends lower within the time, and would learn the 1.3 million characters of training text by
+#: heart without the dropout, on its outputs and on its recurrent weights; a higher rate,
+#: reached over a short warm-up, learns faster at first, and the decaying rate settles it at
+#: the end. The warm-up is a share of max_steps, kept when the budget or another max_steps
+#: replaces them (``with_preset``).
 PRESETS = {
     "main": {"max_steps": 4000, "log_every": 250, "save_every": 500, "hidden_nodes": 512,
              "dropout": 0.5, "recurrent_dropout": 0.25, "learning_rate": 0.008,
@@ -77,8 +76,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
     warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
-    # Validation and sampling use a moving average of the weights, this share of it kept at
-    # each step (0: the weights themselves; 0.999: about the last thousand steps)
+    # Validate and sample a moving average of the weights, keeping this share at each step
     ema_decay: float = 0.0
     seed: int = 0
     # Minutes that training (with its validations) may take: the run times its first steps and
@@ -95,9 +93,8 @@ class TrainConfig:
     recurrent_dropout: float = 0.0
     clip_norm: float = 1.0
     cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
-    # The dtype of the recurrent products (the four-gate cell only): "bfloat16" is several
-    # times faster on a CPU with bfloat16 matrix units, slower on one without; the weights,
-    # gates and memory stay float32. validate() turns "auto" into the one that suits this CPU.
+    # The recurrent products' dtype: "bfloat16" is faster on a CPU with bfloat16 matrix units,
+    # slower elsewhere, and "auto" chooses (the weights, gates and memory stay float32)
     matmul_dtype: str = "float32"
     valid_chars: int = 100_000  # the fixed first part of valid_split that validation reads
     data_dir: str | None = None  # where the WikiText files are; None: helpers.data decides
@@ -128,7 +125,6 @@ class TrainConfig:
             raise ValueError("skip must be None with carry_state=True: each row reads its "
                              "stream section after section, with nothing skipped or repeated")
         check_number("weight_decay", self.weight_decay, 0, must="be a number >= 0")
-        check_number("ema_decay", self.ema_decay, 0, 1, high_open=True, must="lie in [0, 1)")
         for name in ("skip", "embedding_dim"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name))
@@ -139,7 +135,7 @@ class TrainConfig:
         # NumPy's global seed, which Keras sets, must fit in 32 bits.
         check_int("seed", self.seed, minimum=0)
         check_number("seed", self.seed, 0, 2**32 - 1, must="be an integer from 0 to 2**32 - 1")
-        for name in ("dropout", "recurrent_dropout"):
+        for name in ("dropout", "recurrent_dropout", "ema_decay"):
             check_number(name, getattr(self, name), 0, 1, high_open=True, must="lie in [0, 1)")
         if self.recurrent_dropout and self.cell != "four_gate":
             raise ValueError("recurrent_dropout needs cell='four_gate' (it drops weights of our "
@@ -150,8 +146,7 @@ class TrainConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got "
                                  f"{getattr(self, name)!r}")
-        if self.matmul_dtype == "auto":
-            self.matmul_dtype = matmul_dtype_for_this_cpu()
+        self.matmul_dtype = self.chosen_matmul_dtype  # so that config.json says which
         if self.matmul_dtype != "float32" and self.cell != "four_gate":
             raise ValueError(f"matmul_dtype={self.matmul_dtype!r} needs cell='four_gate', "
                              f"got cell={self.cell!r}")
@@ -159,6 +154,13 @@ class TrainConfig:
             raise ValueError(f"output_dir must be a directory path, got {self.output_dir!r}")
         _validate_text_file(self)
         return self
+
+    @property
+    def chosen_matmul_dtype(self) -> str:
+        """``matmul_dtype``, "auto" decided for this CPU (and cell: Keras's is float32)."""
+        if self.matmul_dtype == "auto" and self.cell == "four_gate":
+            return matmul_dtype_for_this_cpu()
+        return "float32" if self.matmul_dtype == "auto" else self.matmul_dtype
 
     @property
     def run_dir(self) -> Path:

@@ -19,7 +19,7 @@ The weights are stored like Keras's ``LSTMCell`` (``kernel (input_dim, 4H)``,
 from __future__ import annotations
 
 from helpers.backend import keras, tf
-from helpers.checks import check_int, check_number, matmul_dtype_for_this_cpu
+from helpers.checks import check_int, check_number
 from helpers.config import CELLS, TrainConfig
 
 # Sequences up to this length are unrolled into straight-line code with the hand-written
@@ -40,8 +40,9 @@ class FourGateLSTM(keras.layers.Layer):
 
     ``matmul_dtype="bfloat16"`` multiplies by the recurrent kernel in bfloat16 (forward and
     backward), everything else staying float32: the weights, the gates and the memory. A CPU
-    with bfloat16 matrix units (AVX512-BF16, AMX) multiplies several times faster so; one
-    without them emulates it, slower than float32.
+    with bfloat16 matrix units (AVX512-BF16, AMX) multiplies faster so
+    (``benchmarks/step_speed.py`` measures by how much); one without them emulates it, slower
+    than float32.
     """
 
     def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
@@ -92,8 +93,10 @@ class FourGateLSTM(keras.layers.Layer):
         use instead of the layer's own (in training, with some of its weights dropped).
         """
         if recurrent_kernel is None:
-            recurrent_kernel = self._for_products(self.recurrent_kernel)
-        # The product in the kernel's dtype (see matmul_dtype), the sum in float32.
+            recurrent_kernel = self.recurrent_kernel
+        # The product in matmul_dtype (a cast to the dtype a tensor has does nothing), the
+        # sum in float32.
+        recurrent_kernel = self._for_products(recurrent_kernel)
         product = tf.matmul(tf.cast(h, recurrent_kernel.dtype), recurrent_kernel)
         z = projected_x + tf.cast(product, projected_x.dtype)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
@@ -120,17 +123,20 @@ class FourGateLSTM(keras.layers.Layer):
             # a batch reads the same thinned kernel; the memory path c itself is untouched.
             recurrent_kernel = keras.random.dropout(recurrent_kernel, self.recurrent_dropout,
                                                     seed=self.seed_generator)
-        recurrent_kernel = self._for_products(recurrent_kernel)
         if projected.shape[1] is not None and projected.shape[1] <= UNROLL_LIMIT:
             # A static length unrolls into straight-line code: no loop bookkeeping per step.
-            sequence, h, c = self._unrolled(projected, h, c, recurrent_kernel)
+            # The kernel is cast for the products once, not at every step.
+            sequence, h, c = self._unrolled(projected, h, c,
+                                            self._for_products(recurrent_kernel))
         else:
+            # Cast at each step inside the loop: the kernel's gradient then adds up its time
+            # steps in float32 (in bfloat16, small ones would round away).
             sequence, h, c = self._while_loop(projected, h, c, recurrent_kernel)
         result = sequence if self.return_sequences else h
         return [result, h, c] if self.return_state else result
 
     def _for_products(self, kernel):
-        """``kernel`` in the dtype the products use (once a sequence, not once a step)."""
+        """``kernel`` in the dtype the recurrent products use, ``matmul_dtype``."""
         return tf.cast(kernel, self.matmul_dtype)
 
     def _unrolled(self, projected, h, c, recurrent_kernel):
@@ -163,7 +169,7 @@ class FourGateLSTM(keras.layers.Layer):
                 u_transposed = _transpose_recurrent_kernel(recurrent_kernel)
                 d_h_out = tf.unstack(d_sequence, axis=1) if return_sequences else None
                 # Each step's d_z, and the same in the products' dtype (cast once, used twice)
-                d_z, d_z_low = [None] * len(gates), [None] * len(gates)
+                d_z, d_z_for_products = [None] * len(gates), [None] * len(gates)
                 for t in reversed(range(len(gates))):
                     i, f, g, o = gates[t]
                     c_prev, c = cs[t], cs[t + 1]
@@ -177,15 +183,18 @@ class FourGateLSTM(keras.layers.Layer):
                                         d_c * c_prev * f * (1 - f),
                                         d_c * i * (1 - g * g),
                                         d_h * tanh_c * o * (1 - o)], axis=-1)
-                    d_z_low[t] = tf.cast(d_z[t], u_transposed.dtype)
+                    d_z_for_products[t] = tf.cast(d_z[t], u_transposed.dtype)
                     # z = x_t W + b + h_prev U
-                    d_h = tf.cast(tf.matmul(d_z_low[t], u_transposed), d_c.dtype)
+                    d_h = tf.cast(tf.matmul(d_z_for_products[t], u_transposed), d_c.dtype)
                     d_c *= f
                 d_z = tf.stack(d_z, axis=1)  # [batch, time, 4H]; z = projected + h_prev U
                 # One product over all steps at once instead of T thin ones.
                 h_prev = tf.reshape(tf.stack(hs[:-1], axis=1), [-1, units])
+                # In the kernel's dtype, as its input was: tf.cast's own gradient takes it
+                # back to the float32 weights.
                 d_recurrent = tf.matmul(tf.cast(h_prev, recurrent_kernel.dtype),
-                                        tf.reshape(tf.stack(d_z_low, axis=1), [-1, 4 * units]),
+                                        tf.reshape(tf.stack(d_z_for_products, axis=1),
+                                                   [-1, 4 * units]),
                                         transpose_a=True)
                 return d_z, d_h, d_c, d_recurrent
 
@@ -352,5 +361,4 @@ def build_model(config: TrainConfig, vocab_size: int) -> CharLSTM:
     return CharLSTM(vocab_size, config.hidden_nodes, num_layers=config.num_layers,
                     embedding_dim=config.embedding_dim, dropout=config.dropout,
                     cell=config.cell, recurrent_dropout=config.recurrent_dropout,
-                    matmul_dtype=matmul_dtype_for_this_cpu() if config.matmul_dtype == "auto"
-                    else config.matmul_dtype)
+                    matmul_dtype=config.chosen_matmul_dtype)

@@ -98,6 +98,7 @@ class WeightAverage(tf.Module):
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
 
     def update(self, variables) -> None:
+        """Move each average a step towards its variable's value now (after a training step)."""
         self.updates.assign_add(1)
         n = tf.cast(self.updates, tf.float32)
         decay = tf.minimum(self.decay, (1.0 + n) / (10.0 + n))
@@ -105,13 +106,14 @@ class WeightAverage(tf.Module):
             average.assign_sub((1.0 - decay) * (average - variable))
 
     def copy_into(self, variables) -> None:
+        """Overwrite ``variables`` with their averages (``load_run`` does, for sampling)."""
         for variable, average in zip(variables, self.averages, strict=True):
             variable.assign(average)
 
     @contextlib.contextmanager
     def swapped_into(self, variables):
         """The averages in ``variables`` for the ``with`` block, their own values after it."""
-        own = [tf.identity(v) for v in variables]
+        own = [tf.identity(v) for v in variables]  # copies of their values
         self.copy_into(variables)
         try:
             yield

@@ -265,12 +265,12 @@ def _measure_pace(config: TrainConfig, training_data, strategy) -> budget.Pace:
     building = seconds(lambda: float(probe.train_step(next(probe.batches))))
     per_step = seconds(lambda: float(probe.train_step(next(probe.batches))), PACE_STEPS)
     log = [probe.evaluate, probe.evaluate_carried]
-    if probe.average:  # a validation of the weights themselves before a save: counted per log
-        log.append(probe.evaluate)
     if probe.sampler:
         log.append(lambda: probe.sampler.record(0))
     first_log = seconds(lambda: [work() for work in log])
     per_log = seconds(lambda: [work() for work in log])
+    if probe.average:  # a validation of the weights themselves before each save, per log
+        per_log += seconds(probe.evaluate) * min(1.0, config.log_every / config.save_every)
     # The run builds its step again, and measures the untrained model on two texts first.
     return budget.Pace(setup=building + 2 * first_log, per_step=per_step, per_log=per_log,
                        measuring=time.perf_counter() - started)

@@ -364,6 +364,7 @@ def _readme_figures() -> list[str]:
     units = run["model"]["hidden_nodes"]
     assert run["model"]["num_layers"] == 1
     return [
+        f"recurrent products in {settings['matmul_dtype']}",
         f"trains the main model ({units} units) for {settings['time_budget']:g} minutes",
         f"`make run` trains for {settings['time_budget']:g} minutes by the clock",
         f"({_cores(run['machine'])} shared CPU cores, no GPU)",
@@ -462,6 +463,10 @@ def _results_tried_figures() -> list[str]:
         "this machine",
         f"the same run's own weights score {bpc(bf16)} as well",
         f"from a moving average of the weights ({p(averaged)['ema_decay']})",
+        f"planned its steps from a step of {run['plan']['pace']['per_step']:.3f} s in "
+        f"{run['settings']['matmul_dtype']}; the float32 run of afac26b had timed "
+        f"{f32['plan_step_s']:.3f} s a step",
+        f"the two plans ({run['plan']['max_steps']:,} and {f32['steps']:,} steps)",
         # What was tried to get there
         f"within {run['settings']['time_budget']:g} minutes of `make run` on "
         f"{_cores(tried['machine'])} cores",

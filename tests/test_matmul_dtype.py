@@ -93,6 +93,15 @@ def test_auto_is_bfloat16_where_the_cpu_multiplies_it(monkeypatch, features, cho
     assert model.lstm_layers[0].matmul_dtype == chosen
 
 
+def test_auto_keeps_float32_for_the_keras_cell(monkeypatch):
+    monkeypatch.setattr(checks, "bfloat16_cpu_features", lambda: ["amx_bf16"])
+    config = TrainConfig.from_parameters({"cell": "keras", "recurrent_dropout": 0.0},
+                                         preset="main")  # the preset asks for "auto"
+    assert config.validate().matmul_dtype == "float32"
+    assert build_model(TrainConfig(matmul_dtype="auto", cell="keras"), 10).matmul_dtype == \
+        "float32"
+
+
 def test_the_cpu_features_are_read_from_cpuinfos_flags(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 sse2\n"
@@ -101,3 +110,25 @@ def test_the_cpu_features_are_read_from_cpuinfos_flags(tmp_path):
     cpuinfo.write_text("flags\t: fpu avx512_bf16 amx_bf16\n")
     assert bfloat16_cpu_features(cpuinfo) == ["avx512_bf16", "amx_bf16"]
     assert bfloat16_cpu_features(tmp_path / "absent") == []
+
+
+@pytest.mark.slow  # the unrolled graph of 1,000 steps takes minutes to build
+def test_the_loop_form_adds_up_the_kernels_gradient_in_float32(monkeypatch):
+    """A sequence longer than UNROLL_LIMIT runs as a loop whose kernel gradient is a sum over
+    its time steps: in float32 it stays as close to the unrolled one's (a single product) as
+    the products' rounding allows (0.1% of the largest entry, measured); added up in bfloat16,
+    the sum itself drifts (2.5%, with the kernel cast before the loop)."""
+    from helpers import model
+
+    layer, x, state, weights = _layer_and_inputs(True, True, True, time_steps=1000)
+    layer.matmul_dtype = "bfloat16"
+
+    def kernel_gradient(unroll_limit):
+        monkeypatch.setattr(model, "UNROLL_LIMIT", unroll_limit)
+        *_, recurrent, _ = _values_and_gradients(
+            tf.function(lambda x, s: layer(x, initial_state=s)), layer, x, state, weights)
+        return tf.convert_to_tensor(recurrent).numpy()
+
+    unrolled, looped = kernel_gradient(1000), kernel_gradient(100)
+    error = np.abs(looped - unrolled).max() / np.abs(unrolled).max()
+    assert error < 0.01, error

@@ -13,7 +13,7 @@ from helpers.config import TrainConfig
 from helpers.corpus import load_training_data
 from helpers.evaluation import make_evaluator, validation_windows
 from helpers.step import WeightAverage
-from helpers.training import train
+from helpers.training import TrainingDiverged, train
 
 
 def test_the_average_follows_the_weights_with_a_decay_held_low_at_first():
@@ -75,6 +75,18 @@ def test_an_averaged_run_resumes_exactly(tmp_path):
     halves.max_steps = 10
     assert without_timings(train(halves, progress=False, verbose=False)) == \
         without_timings(straight)
+
+
+def test_the_weights_themselves_are_checked_before_a_save(tmp_path, monkeypatch):
+    """A log validates the average; the checkpoint holds the weights themselves, so they are
+    validated too before a save. Here the average stays at the starting weights (its update
+    does nothing) while a rate of 1e30 throws the weights far: finite, far above guessing."""
+    monkeypatch.setattr(WeightAverage, "update", lambda self, variables: None)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step 1: the validation "
+                                               r"loss .* no checkpoint was saved"):
+        train(tiny(tmp_path, ema_decay=0.9, max_steps=5, log_every=1, save_every=1,
+                   learning_rate=1e30, lr_schedule="constant"), progress=False, verbose=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_ema_decay_is_checked_and_fixed_on_resume(tmp_path):
