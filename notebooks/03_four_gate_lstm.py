@@ -293,7 +293,10 @@ assert all(checks.values())
 # ## The gates in code
 #
 # One time step, from `helpers/model.py`. `projected_x` is $x_t W + b$ for all four gates at
-# once; the recurrent product is added, the result split into the four gates:
+# once; the recurrent product is added, the result split into the four gates. The casts are
+# there for speed alone: with `matmul_dtype="bfloat16"` (chosen by `"auto"` on a CPU that
+# multiplies bfloat16 natively) the product runs in bfloat16 and the sum stays float32; in
+# float32 they do nothing.
 
 # %%
 show_source(FourGateLSTM.step)
@@ -463,9 +466,9 @@ print("output sequence     ", sequence.shape, "(batch, time, H); last h and c:",
 # \end{aligned}
 # $$
 #
-# The loop over time in the code, line for line the same (the whole function, with the
-# forward pass and the product for $\delta U$, is `FourGateLSTM._unrolled` in
-# `helpers/model.py`):
+# The loop over time in the code, line for line the same, with the products' casts as in
+# `step` (the whole function, with the forward pass and the product for $\delta U$, is
+# `FourGateLSTM._unrolled` in `helpers/model.py`):
 
 # %%
 def source_between(function, first, last):

@@ -170,8 +170,10 @@ def test_launch_reads_the_preset_and_pairs_and_checks_them_first(monkeypatch, ca
                              "main", "-p", "max_steps", "30", "-p", "batch_size", "8"]) == 0
     [configs] = started
     by_steps = {k: v for k, v in PRESETS["main"].items() if k != "time_budget"}
+    # "auto" reaches the workers decided, as this CPU decides it, so that every worker agrees.
     assert configs == [{**TrainConfig().to_json(), **by_steps, "max_steps": 30,
-                        "warmup_steps": 2, "batch_size": 8}] * 2
+                        "warmup_steps": 2, "batch_size": 8,
+                        "matmul_dtype": TrainConfig(matmul_dtype="auto").chosen_matmul_dtype}] * 2
     assert distributed.main(["launch", "-p", "batch_size", "0"]) == 2
     assert distributed.main(["launch", "--workers", "0"]) == 2
     assert len(started) == 1  # nothing started for the refused ones
