@@ -451,12 +451,14 @@ def _results_tried_figures() -> list[str]:
     assert abs(r005["valid_bpc"] - embedded["valid_bpc"]) <= \
         abs(new["valid_bpc"] - new_1["valid_bpc"])  # "within what a seed changes"
     # Faster steps and an averaged model
-    f32, bf16, averaged, faster = tried["main_steps"]
+    f32, bf16, averaged, faster, faster_1 = tried["main_steps"]
     assert "ema_decay" in averaged["args"] and "float32" in f32["args"]
     assert averaged["valid_bpc"] >= bf16["valid_bpc"]  # "gained nothing"
     assert p(faster)["learning_rate"] == "0.012" and p(faster)["matmul_dtype"] == "bfloat16"
     faster_gain = bf16["valid_bpc"] - faster["valid_bpc"]
     assert faster_gain > abs(new["valid_bpc"] - new_1["valid_bpc"])  # "more than the two seeds"
+    assert p(faster_1) == {**p(faster), "seed": "1"}
+    assert bf16["valid_bpc"] > faster_1["valid_bpc"]
     speed = _raw("cpu_bf16")["steps"]
     return [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
@@ -473,6 +475,7 @@ def _results_tried_figures() -> list[str]:
         f"{p(faster)['learning_rate']} instead of {preset_rate} with bfloat16 products, ended at "
         f"{bpc(faster)} ({bpc(faster, 'valid_bpc_carried')} with the state carried): "
         f"{faster_gain:.3f} below the same steps at {preset_rate}",
+        f"seed 1 ended at {bpc(faster_1)}",
         # What was tried to get there
         f"within {run['settings']['time_budget']:g} minutes of `make run` on "
         f"{_cores(tried['machine'])} cores",
