@@ -38,11 +38,13 @@ class FourGateLSTM(keras.layers.Layer):
     ids ``[batch, time]`` standing for one-hot vectors of that size: multiplying a one-hot
     vector by the kernel selects a row, so the input projection becomes a row lookup.
 
-    ``matmul_dtype="bfloat16"`` multiplies by the recurrent kernel in bfloat16 (forward and
-    backward), everything else staying float32: the weights, the gates and the memory. A CPU
-    with bfloat16 matrix units (AVX512-BF16, AMX) multiplies faster so
+    ``matmul_dtype="bfloat16"`` multiplies by the recurrent kernel in bfloat16 while training
+    (forward and backward), everything else staying float32: the weights, the gates and the
+    memory. A CPU with bfloat16 matrix units (AVX512-BF16, AMX) multiplies faster so
     (``benchmarks/step_speed.py`` measures by how much); one without them emulates it, slower
-    than float32.
+    than float32. Outside training (validation, sampling, looking inside) the products are
+    float32: every way of reading a trained model then agrees to the last bit, compiled by XLA
+    or not, on any CPU.
     """
 
     def __init__(self, units, return_sequences=False, return_state=False, input_dim=None,
@@ -90,13 +92,13 @@ class FourGateLSTM(keras.layers.Layer):
 
         ``return_gates=True`` also returns the gates ``(i, f, g, o)``, to look inside the
         layer (``helpers.inspect_lstm``) with this same code. ``recurrent_kernel``: the one to
-        use instead of the layer's own (in training, with some of its weights dropped).
+        use instead of the layer's own (in training, with some of its weights dropped, and
+        in bfloat16 with ``matmul_dtype="bfloat16"``).
         """
         if recurrent_kernel is None:
             recurrent_kernel = self.recurrent_kernel
-        # The product in matmul_dtype (a cast to the dtype a tensor has does nothing), the
-        # sum in float32.
-        recurrent_kernel = self._for_products(recurrent_kernel)
+        # The product in the kernel's dtype, the sum in float32 (a cast to the dtype a tensor
+        # already has does nothing).
         product = tf.matmul(tf.cast(h, recurrent_kernel.dtype), recurrent_kernel)
         z = projected_x + tf.cast(product, projected_x.dtype)
         z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
@@ -123,21 +125,16 @@ class FourGateLSTM(keras.layers.Layer):
             # a batch reads the same thinned kernel; the memory path c itself is untouched.
             recurrent_kernel = keras.random.dropout(recurrent_kernel, self.recurrent_dropout,
                                                     seed=self.seed_generator)
+        # bfloat16 products are for the speed of training; a trained model is read in float32.
+        products_dtype = self.matmul_dtype if training else "float32"
         if projected.shape[1] is not None and projected.shape[1] <= UNROLL_LIMIT:
             # A static length unrolls into straight-line code: no loop bookkeeping per step.
-            # The kernel is cast for the products once, not at every step.
             sequence, h, c = self._unrolled(projected, h, c,
-                                            self._for_products(recurrent_kernel))
+                                            tf.cast(recurrent_kernel, products_dtype))
         else:
-            # Cast at each step inside the loop: the kernel's gradient then adds up its time
-            # steps in float32 (in bfloat16, small ones would round away).
-            sequence, h, c = self._while_loop(projected, h, c, recurrent_kernel)
+            sequence, h, c = self._while_loop(projected, h, c, recurrent_kernel, products_dtype)
         result = sequence if self.return_sequences else h
         return [result, h, c] if self.return_state else result
-
-    def _for_products(self, kernel):
-        """``kernel`` in the dtype the recurrent products use, ``matmul_dtype``."""
-        return tf.cast(kernel, self.matmul_dtype)
 
     def _unrolled(self, projected, h, c, recurrent_kernel):
         """``step`` over every time step, with a backward pass written out by hand.
@@ -203,7 +200,7 @@ class FourGateLSTM(keras.layers.Layer):
         outputs = unrolled(projected, h, c, recurrent_kernel)
         return outputs if return_sequences else (None, *outputs)
 
-    def _while_loop(self, projected, h, c, recurrent_kernel):
+    def _while_loop(self, projected, h, c, recurrent_kernel, products_dtype):
         steps = tf.shape(projected)[1]
         # Read through a TensorArray: the gradient of slicing a tensor, by_time[t], would be a
         # tensor of the whole sequence's size at every step (quadratic in the length).
@@ -212,7 +209,10 @@ class FourGateLSTM(keras.layers.Layer):
         outputs = tf.TensorArray(projected.dtype, size=steps)
 
         def body(t, h, c, outputs):
-            h, c = self.step(by_time.read(t), h, c, recurrent_kernel=recurrent_kernel)
+            # Cast at each step inside the loop: the kernel's gradient then adds up its time
+            # steps in float32 (in bfloat16, small ones would round away).
+            h, c = self.step(by_time.read(t), h, c,
+                             recurrent_kernel=tf.cast(recurrent_kernel, products_dtype))
             return t + 1, h, c, outputs.write(t, h)
 
         _, h, c, outputs = tf.while_loop(lambda t, *_: t < steps, body, (0, h, c, outputs))

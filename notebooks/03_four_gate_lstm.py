@@ -294,9 +294,9 @@ assert all(checks.values())
 #
 # One time step, from `helpers/model.py`. `projected_x` is $x_t W + b$ for all four gates at
 # once; the recurrent product is added, the result split into the four gates. The casts are
-# there for speed alone: with `matmul_dtype="bfloat16"` (chosen by `"auto"` on a CPU that
-# multiplies bfloat16 natively) the product runs in bfloat16 and the sum stays float32; in
-# float32 they do nothing.
+# there for speed alone: in training with `matmul_dtype="bfloat16"` (chosen by `"auto"` on a
+# CPU that multiplies bfloat16 natively) `call` passes the recurrent kernel in bfloat16, so
+# the product runs in bfloat16 and the sum stays float32; otherwise they do nothing.
 
 # %%
 show_source(FourGateLSTM.step)

@@ -12,7 +12,7 @@ from helpers.model import CharLSTM, FourGateLSTM, build_model
 
 
 def _run(layer):
-    return lambda x, s: layer(x, initial_state=s)
+    return lambda x, s: layer(x, initial_state=s, training=True)
 
 
 @pytest.mark.parametrize("ids", [True, False], ids=["ids", "floats"])
@@ -35,7 +35,8 @@ def test_bfloat16_hand_written_backward_matches_autodiff_in_bfloat16(ids):
     layer.matmul_dtype = "bfloat16"
 
     def plain(x, s):
-        return _plain_loop(layer, x, s)
+        return _plain_loop(layer, x, s, recurrent_kernel=tf.cast(layer.recurrent_kernel,
+                                                                 tf.bfloat16))
 
     got = _values_and_gradients(_run(layer), layer, x, state, weights)
     want = _values_and_gradients(plain, layer, x, state, weights)
@@ -53,7 +54,7 @@ def test_every_recurrent_product_runs_in_bfloat16():
     @tf.function
     def gradients(x):
         with tf.GradientTape() as tape:
-            out, _, _ = layer(x)
+            out, _, _ = layer(x, training=True)
             loss = tf.reduce_sum(out * weights[0])
         return tape.gradient(loss, layer.trainable_weights)
 
@@ -62,6 +63,25 @@ def test_every_recurrent_product_runs_in_bfloat16():
     assert len(products) == 2 * 5 + 1
     assert {op.get_attr("T") for op in products} == {tf.bfloat16}
     assert all(g.dtype == tf.float32 for g in gradients(x))
+
+
+@pytest.mark.parametrize("time_steps", [5, 12], ids=["unrolled", "loop"])
+def test_outside_training_the_products_are_float32(monkeypatch, time_steps):
+    """Validation and sampling read the trained model in float32: exactly what the same weights
+    give with matmul_dtype="float32", whichever form the layer runs in."""
+    from helpers import model
+
+    monkeypatch.setattr(model, "UNROLL_LIMIT", 8)
+    layer, x, state, _ = _layer_and_inputs(True, True, True, time_steps=time_steps)
+    want = [t.numpy() for t in layer(x, initial_state=state)]
+    layer.matmul_dtype = "bfloat16"
+    for training in (False, None):
+        got = [t.numpy() for t in tf.function(
+            lambda x, s, training=training: layer(x, initial_state=s, training=training))(x, state)]
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    trained = layer(x, initial_state=state, training=True)[0].numpy()
+    assert not np.array_equal(trained, want[0])  # while training, bfloat16
 
 
 def test_matmul_dtype_is_refused_where_it_cannot_apply():
@@ -126,7 +146,8 @@ def test_the_loop_form_adds_up_the_kernels_gradient_in_float32(monkeypatch):
     def kernel_gradient(unroll_limit):
         monkeypatch.setattr(model, "UNROLL_LIMIT", unroll_limit)
         *_, recurrent, _ = _values_and_gradients(
-            tf.function(lambda x, s: layer(x, initial_state=s)), layer, x, state, weights)
+            tf.function(lambda x, s: layer(x, initial_state=s, training=True)), layer, x, state,
+            weights)
         return tf.convert_to_tensor(recurrent).numpy()
 
     unrolled, looped = kernel_gradient(1000), kernel_gradient(100)

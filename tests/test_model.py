@@ -127,13 +127,13 @@ def test_char_model_rejects_bad_arguments(kwargs, name):
 # The unrolled layer has a hand-written backward pass (FourGateLSTM._unrolled). These tests
 # hold it to TensorFlow's own gradient of the plain loop over ``step``, for every way in.
 
-def _plain_loop(layer, x, state):
+def _plain_loop(layer, x, state, recurrent_kernel=None):
     """The forward pass written as a loop over ``step``, left to autodiff."""
     projected = layer.project_inputs(x)
     h, c = state if state is not None else layer.get_initial_state(tf.shape(projected)[0])
     outputs = []
     for x_t in tf.unstack(projected, axis=1):
-        h, c = layer.step(x_t, h, c)
+        h, c = layer.step(x_t, h, c, recurrent_kernel=recurrent_kernel)
         outputs.append(h)
     return tf.stack(outputs, axis=1), h, c
 
