@@ -240,12 +240,19 @@ def check_parameters(training: dict, sampling: dict) -> None:
     SamplingSettings(**sampling).validate()
 
 
-def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
-    """``(saved step, max_steps)`` if ``run_dir`` is trained to ``max_steps`` or more; else None.
+# Settings a resume may change that its finished model was nevertheless trained with: named
+# when a finished run is reused under other values, since nothing is trained with them.
+TRAINED_WITH = ("learning_rate", "clip_norm", "weight_decay")
+
+
+def already_trained(run_dir: Path, training: dict) -> tuple[int, int, str] | None:
+    """``(saved step, max_steps, note)`` if ``run_dir`` is trained to ``max_steps`` or more;
+    else None.
 
     Such a run has nothing to train: 04 would only say so, then fail its check that training
     reached max_steps, so it is not run again. Settings a resume could not change are still
-    refused, as 04 would refuse them.
+    refused, as 04 would refuse them; ``note`` names those of ``TRAINED_WITH`` that differ
+    from what the model was trained with ("" if none do).
     """
     saved = rundir.saved_step(run_dir)
     if saved is None:
@@ -259,7 +266,12 @@ def already_trained(run_dir: Path, training: dict) -> tuple[int, int] | None:
     if not isinstance(max_steps, int) or saved < max_steps:
         return None
     rundir.check_settings(run_dir, settings.to_json(), choose="--name")
-    return saved, max_steps
+    saved_config = rundir.read_config(run_dir) or {}
+    differ = [f"{k} {saved_config[k]!r} (now {getattr(settings, k)!r})" for k in TRAINED_WITH
+              if k in saved_config and saved_config[k] != getattr(settings, k)]
+    note = (f"; its model was trained with {', '.join(differ)}: another --name trains with "
+            "the settings now") if differ else ""
+    return saved, max_steps, note
 
 
 def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dict:
@@ -276,7 +288,7 @@ def run_notebooks(run_dir: Path, parameters: dict, progress: bool = True) -> dic
         kept = f"; its executed {TRAINING.name} is kept" \
             if (run_dir / TRAINING.name).exists() else ""
         print(f"    training: {rel} is already trained to step {trained[0]:,} "
-              f"(max_steps={trained[1]:,}): nothing to train{kept}", flush=True)
+              f"(max_steps={trained[1]:,}): nothing to train{kept}{trained[2]}", flush=True)
     else:
         if progress:
             print(f"    training: {relative(TRAINING)} -> {rel}", flush=True)

@@ -461,6 +461,16 @@ def test_a_lower_max_steps_on_a_finished_run_says_so_and_ends_calmly(finished_ma
     assert "valid BPC" in done.out and "after 100 steps" in done.out
     assert contents(finished_main, "04_training.ipynb", "history.json") == before
     assert not errors_in(finished_main / "05_sampling.ipynb")
+    assert "trained with" not in done.out
+    # A rate a resume may change is named, since the finished model was not trained with it.
+    rate = read_json(finished_main / "config.json")["learning_rate"]
+    faster = run_main(outputs, "good", "-p", "max_steps", "50", "-p", "learning_rate",
+                      str(rate * 2))
+    assert faster.code == 0, faster.out + faster.err
+    assert (f"nothing to train; its executed 04_training.ipynb is kept; its model was trained "
+            f"with learning_rate {rate!r} (now {rate * 2!r}): another --name trains with the "
+            "settings now") in faster.out
+    assert contents(finished_main, "04_training.ipynb", "history.json") == before
     # Settings a resume cannot change are still refused, as 04 would refuse them.
     other = run_main(outputs, "good", "-p", "max_steps", "50", "-p", "hidden_nodes", "16")
     assert other.code == 1 and "hidden_nodes: 8 there, 16 now" in other.err
