@@ -4,7 +4,7 @@ of TensorFlow's tutorial, of the Keras example, or of nanoGPT would write. One r
     python benchmarks/same_time.py [--seconds 180] [--contenders ours tutorial ...] [--no-write]
 
 Every contender trains on the same data (WikiText-2's test split, as ``make run``), in batches
-of the same shape (64 sequences of 100 characters, from ``helpers.batches.batch_dataset``),
+of the same shape (``make run``'s: the main preset's, from ``helpers.batches.batch_dataset``),
 for the same number of seconds, and is scored on the same text: the first 100,000 characters
 of the validation split, in sections of 100 that each start from a zero state (the yardstick
 of every run in this repository, ``helpers.evaluation.make_evaluator``; a Transformer's
@@ -80,6 +80,12 @@ def main_config(output_dir: str, steps: int | None = None, **changes) -> TrainCo
     return TrainConfig.from_parameters(values, preset="main").validate()
 
 
+def batch_shape() -> tuple[int, int]:
+    """``make run``'s batches, the shape every contender trains on: (rows, characters)."""
+    preset = TrainConfig.from_parameters(preset="main")
+    return preset.batch_size, preset.len_per_section
+
+
 def steps_per_second(step_once, batches, steps: int = TIMED_STEPS) -> float:
     """The rate of ``step_once(batch)``, timed after a few warm-up steps (the first builds it)."""
     for _ in range(3):
@@ -138,7 +144,7 @@ class _StopAfter(keras.callbacks.Callback):
 
 def run_tutorial(seconds: float, data) -> dict:
     """The tutorial's model and recipe as published: ``compile(optimizer="adam")``, ``fit``."""
-    defaults = TrainConfig()
+    defaults, (rows, length) = TrainConfig(), batch_shape()
     seed_everything(defaults.seed)
     vocab_size = len(data.vocabulary)
     model = keras.Sequential([
@@ -149,13 +155,12 @@ def run_tutorial(seconds: float, data) -> dict:
     ])
     model.compile(optimizer=keras.optimizers.Adam(TUTORIAL["learning_rate"]),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    batches = batch_dataset(data.train_ids, defaults.batch_size, defaults.len_per_section,
-                            seed=defaults.seed)
+    batches = batch_dataset(data.train_ids, rows, length, seed=defaults.seed)
     stop = _StopAfter(seconds)
     model.fit(batches, epochs=1, steps_per_epoch=10**9, callbacks=[stop], verbose=0,
               shuffle=False)  # the batches come shuffled, as for ours
     return {"steps": stop.steps, "seconds": stop.elapsed,
-            "chars": stop.steps * defaults.batch_size * defaults.len_per_section,
+            "chars": stop.steps * rows * length,
             "valid_bpc": _validate(model, data), "parameters": model.count_params(),
             "settings": TUTORIAL}
 
@@ -209,7 +214,7 @@ def transformer_optimizer(steps: int):
 
 def build_transformer(vocab_size: int, steps: int, seed: int):
     seed_everything(seed)
-    settings, context = TRANSFORMER, TrainConfig().len_per_section
+    settings, (_, context) = TRANSFORMER, batch_shape()
     model = CharTransformer(vocab_size, context, settings["width"], settings["blocks"],
                             settings["heads"], settings["dropout"])
     model(tf.zeros([1, context], tf.int32))  # creates the weights
@@ -224,12 +229,11 @@ def build_transformer(vocab_size: int, steps: int, seed: int):
 
 
 def run_transformer(seconds: float, data) -> dict:
-    defaults = TrainConfig()
+    defaults, (rows, length) = TrainConfig(), batch_shape()
     vocab_size = len(data.vocabulary)
 
     def batches():
-        return iter(batch_dataset(data.train_ids, defaults.batch_size,
-                                  defaults.len_per_section, seed=defaults.seed))
+        return iter(batch_dataset(data.train_ids, rows, length, seed=defaults.seed))
 
     _, timing_step = build_transformer(vocab_size, 1000, defaults.seed)
     steps = max(1, int(steps_per_second(timing_step, batches()) * seconds))
@@ -240,14 +244,14 @@ def run_transformer(seconds: float, data) -> dict:
         float(step_once(next(stream)))
     elapsed = time.perf_counter() - started
     return {"steps": steps, "seconds": elapsed,
-            "chars": steps * defaults.batch_size * defaults.len_per_section,
+            "chars": steps * rows * length,
             "valid_bpc": _validate(model, data), "parameters": model.count_params(),
             "settings": TRANSFORMER}
 
 
 def _validate(model, data) -> float:
     return make_evaluator(model, *validation_windows(data.valid_ids.astype("int32"),
-                                                     TrainConfig().len_per_section))()
+                                                     batch_shape()[1]))()
 
 
 def run(name: str, seconds: float, data, scratch: Path) -> dict:
@@ -261,13 +265,14 @@ def run(name: str, seconds: float, data, scratch: Path) -> dict:
 
 
 def section(results: dict, seconds: float) -> str:
+    rows, length = batch_shape()
     lines = [BEGIN, "", "## The same seconds of training: ours against three other recipes", "",
              f"Written by `python benchmarks/same_time.py --seconds {seconds:g}` on "
              f"{platform.machine()} with {_cores()} cores, {platform.system()}; TensorFlow "
-             f"{tf.__version__}, Keras {keras.__version__}. Same data (WikiText-2's test split), "
-             "batches of 64 x 100 characters, the same seconds each; validation BPC on the "
-             "first 100,000 characters of the validation split, sections of 100 from a zero "
-             "state.", "",
+             f"{tf.__version__}, Keras {keras.__version__}. Same data (WikiText-2's test "
+             f"split), batches of {rows} x {length} characters, the same seconds each; "
+             "validation BPC on the first 100,000 characters of the validation split, sections "
+             f"of {length} from a zero state.", "",
              "| contender | parameters | steps | characters seen | training s | valid BPC |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name, r in results.items():

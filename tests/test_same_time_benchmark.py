@@ -116,3 +116,13 @@ def test_the_transformers_rate_warms_up_then_decays_to_a_tenth():
     assert float(schedule(10)) < peak  # nanoGPT's share: 20 of 1,000 steps warm up
     assert abs(float(schedule(20)) - peak) < 1e-9
     assert abs(float(schedule(1000)) - peak / 10) < 1e-9
+
+
+def test_every_contender_trains_on_make_runs_batches():
+    same_time = load_script("same_time")
+    preset = TrainConfig.from_parameters(preset="main")
+    assert same_time.batch_shape() == (preset.batch_size, preset.len_per_section)
+    results = {"ours": {"steps": 9, "planned_steps": 9, "seconds": 1.0, "chars": 9.0,
+                        "valid_bpc": 2.4, "parameters": 10}}
+    assert f"batches of {preset.batch_size} x {preset.len_per_section} characters" in \
+        same_time.section(results, 1)
