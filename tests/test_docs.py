@@ -201,14 +201,17 @@ def _tried_row(row: dict) -> str:
 
 def test_results_page_tables_of_tried_settings_are_their_record():
     tried, text = _record("tried_settings.json"), _page("docs/results.md")
-    groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"]}
+    # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
+    groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
+              "main_minutes": None}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
     assert table_rows == [_tried_row(row) for row in rows]
     for group, max_steps in groups.items():
-        for row in tried[group]:  # by steps: the steps asked for replace the preset's minutes
-            steps = "" if "-p max_steps" in row["args"] else f" MAX_STEPS={max_steps}"
+        for row in tried[group]:
+            steps = "" if "-p max_steps" in row["args"] or max_steps is None \
+                else f" MAX_STEPS={max_steps}"
             assert row["command"] == (f'make run RUN=NAME{steps} ARGS="{row["args"]}"'
                                       if row["args"] else f"make run{steps}")
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
