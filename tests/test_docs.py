@@ -442,7 +442,9 @@ def _results_tried_figures() -> list[str]:
     carry_gains = [r["valid_bpc"] - r["valid_bpc_carried"] for r in long
                    if r not in (old, carried)]
     short_gains = [r["valid_bpc"] - r["valid_bpc_carried"] for r in short]
-    batch, length = run["settings"]["batch_size"], run["settings"]["len_per_section"]
+    # The tried rows' batches: the preset of their commit left TrainConfig's
+    batch, length = TrainConfig().batch_size, run["settings"]["len_per_section"]
+    assert not any("batch_size" in p(r) for r in long if r is not wide)
     text_chars = _test_split_characters()
     wide_batch = int(p(wide)["batch_size"])
     # the qualitative words of the page
@@ -463,7 +465,35 @@ def _results_tried_figures() -> list[str]:
     assert p(faster_1) == {**p(faster), "seed": "1"}
     assert bf16["valid_bpc"] > faster_1["valid_bpc"]
     speed = _raw("cpu_bf16")["steps"]
-    return [
+    # Smaller batches in the same 15 minutes
+    by_minutes = tried["main_minutes"]
+    b64, b32, b16 = (_one(by_minutes, lambda r, n=n: p(r) == {"batch_size": str(n)})
+                     for n in (64, 32, 16))
+    b32_1 = _one(by_minutes, lambda r: p(r).get("seed") == "1")
+    assert p(b32_1) == {**p(b32), "seed": "1", "max_steps": str(b32["steps"])}
+    assert PRESETS["main"]["batch_size"] == 32  # "the main preset now trains on batches of 32"
+    assert max(b32["valid_bpc_carried"], b32_1["valid_bpc_carried"]) < b64["valid_bpc_carried"]
+    assert b16["valid_bpc_carried"] > b32["valid_bpc_carried"]
+
+    def millions(r):  # of characters read
+        return f"{r['steps'] * int(p(r)['batch_size']) * length / 1e6:.1f}"
+
+    def below(r):
+        return f"{b64['valid_bpc_carried'] - r['valid_bpc_carried']:.3f} below"
+
+    minutes_figures = [
+        f"took {b32['plan_step_s']:.3f} s a step where 64 took {b64['plan_step_s']:.3f} s: "
+        f"{b32['steps']:,} steps fitted instead of {b64['steps']:,}, reading {millions(b32)} "
+        f"million characters instead of {millions(b64)} million",
+        f"Seed 0 ended at {bpc(b32, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(b32)} from a zero state), {below(b32)} batches of 64; seed 1 at "
+        f"{bpc(b32_1, 'valid_bpc_carried')} ({bpc(b32_1)}), {below(b32_1)}",
+        "The two seeds differ by "
+        f"{abs(b32['valid_bpc_carried'] - b32_1['valid_bpc_carried']):.3f}",
+        f"**Batches of 16**: {b16['plan_step_s']:.3f} s a step, {b16['steps']:,} steps, "
+        f"{millions(b16)} million characters, and {bpc(b16, 'valid_bpc_carried')} ({bpc(b16)})",
+    ]
+    return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
         "seeds of the 4,000-step default differ by "
         f"{abs(new['valid_bpc'] - new_1['valid_bpc']):.3f}",
