@@ -474,6 +474,8 @@ def _results_tried_figures() -> list[str]:
     assert PRESETS["main"]["batch_size"] == 32  # "the main preset now trains on batches of 32"
     assert max(b32["valid_bpc_carried"], b32_1["valid_bpc_carried"]) < b64["valid_bpc_carried"]
     assert b16["valid_bpc_carried"] > b32["valid_bpc_carried"]
+    assert not any(k in p(r) for r in (b64, b32, b16) for k in ("matmul_dtype", "seed"))
+    assert "bfloat16 products on this machine" in tried["main_minutes_what"]
 
     def millions(r):  # of characters read
         return f"{r['steps'] * int(p(r)['batch_size']) * length / 1e6:.1f}"
@@ -501,15 +503,16 @@ def _results_tried_figures() -> list[str]:
         "this machine",
         f"the same run's own weights score {bpc(bf16)} as well",
         f"from a moving average of the weights ({p(averaged)['ema_decay']})",
-        f"planned its steps from a step of {run['plan']['pace']['per_step']:.3f} s in "
-        f"{run['settings']['matmul_dtype']}; the float32 run of afac26b had timed "
-        f"{f32['plan_step_s']:.3f} s a step",
-        f"the two plans ({run['plan']['max_steps']:,} and {f32['steps']:,} steps)",
+        f"planned its steps from a step of {b64['plan_step_s']:.3f} s in bfloat16",
+        f"had timed {f32['plan_step_s']:.3f} s a step",
+        f"the two plans ({b64['steps']:,} and {f32['steps']:,} steps)",
         f"{p(faster)['learning_rate']} instead of {preset_rate} with bfloat16 products, ended at "
         f"{bpc(faster)} ({bpc(faster, 'valid_bpc_carried')} with the state carried): "
         f"{faster_gain:.3f} below the same steps at {preset_rate}",
         f"seed 1 ended at {bpc(faster_1)}",
         # What was tried to get there
+        f"the main run above, with every change below that helped, ends at "
+        f"{run['metrics']['valid_bpc_carried']:.3f}",
         f"within {run['settings']['time_budget']:g} minutes of `make run` on "
         f"{_cores(tried['machine'])} cores",
         f"give {bpc(new)} in {new['steps']:,} steps (seeds 0 and 1: {bpc(new)} and "
@@ -585,6 +588,11 @@ def _performance_figures() -> list[str]:
     # The main run's speed against the benchmark's step
     steps = run["settings"]["batch_size"] * run["settings"]["len_per_section"]
     per_step = run["plan"]["pace"]["per_step"]
+    at_64 = _one(_record("tried_settings.json")["main_minutes"],
+                 lambda r: r["args"] == f"-p batch_size {TrainConfig().batch_size}")
+    # "A batch of 32 reads fewer characters a second than one of 64", both timed by a plan
+    assert steps / per_step < \
+        TrainConfig().batch_size * run["settings"]["len_per_section"] / at_64["plan_step_s"]
     assert TrainConfig().dropout == TrainConfig().recurrent_dropout == 0  # "without dropout"
     assert run["settings"]["dropout"] > 0  # "with the main preset's dropout on"
     # The same seconds
@@ -627,6 +635,12 @@ def _performance_figures() -> list[str]:
         f"{step['float32']['step_s'] / step['float32_xla']['step_s']:.2f}x the float32 step",
         f"| {achieved / 1e9:.1f} GFLOP/s, {achieved / bench['matmul_peak']:.0%} |",
         f"The main run's {run['metrics']['chars_per_sec']:,} characters a second",
+        f"its products in {run['settings']['matmul_dtype']} and batches of "
+        f"{run['settings']['batch_size']}",
+        f"this benchmark's step runs at `TrainConfig`'s defaults, batches of "
+        f"{TrainConfig().batch_size}",
+        f"A batch of {run['settings']['batch_size']} reads fewer characters a second than one of "
+        f"{TrainConfig().batch_size}",
         f"timed its own step alone at {per_step:.3f} s, that is {steps / per_step:,.0f} "
         "characters a second",
         f"The tutorial's `GRU({tutorial['settings']['units']})` has "
