@@ -11,7 +11,9 @@ sample is printed as it is generated; several (--num-samples) once they are all 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -100,6 +102,20 @@ def main(argv=None) -> int:
         return 130
 
 
+@contextlib.contextmanager
+def _ctrl_c_between_pieces():
+    """While streaming, Ctrl-C is only noted, and the loop stops at the next piece. Python's own
+    handler raises KeyboardInterrupt wherever the main thread is, and one raised while a
+    finaliser runs (TensorFlow frees its tensors in ``__del__``) is printed and dropped: the
+    stream then ran on to its end."""
+    noted = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        yield lambda: bool(noted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _generate(args) -> int:
     # Imported after parsing, so --help answers at once without loading TensorFlow.
     from helpers.checkpoints import NoTrainedModelError, load_run
@@ -121,9 +137,12 @@ def _generate(args) -> int:
                 first = next(pieces, "")  # checks the options before anything is printed
                 sys.stdout.write(args.prompt + first)
                 sys.stdout.flush()
-                for piece in pieces:
-                    sys.stdout.write(piece)
-                    sys.stdout.flush()
+                with _ctrl_c_between_pieces() as interrupted:
+                    for piece in pieces:
+                        sys.stdout.write(piece)
+                        sys.stdout.flush()
+                        if interrupted():
+                            raise KeyboardInterrupt
                 print()
                 return 0
             samples = generator.generate(args.prompt, args.num_chars, args.temperature,

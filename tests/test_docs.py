@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import PRESETS, TrainConfig
+from helpers.config import PRESETS, TrainConfig, with_preset
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README = REPO_ROOT / "README.md"
@@ -203,7 +203,7 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     tried, text = _record("tried_settings.json"), _page("docs/results.md")
     # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
     groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
-              "main_minutes": None}
+              "main_minutes": None, "main_now": tried["main_now_max_steps"]}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
@@ -215,6 +215,14 @@ def test_results_page_tables_of_tried_settings_are_their_record():
             assert row["command"] == (f'make run RUN=NAME{steps} ARGS="{row["args"]}"'
                                       if row["args"] else f"make run{steps}")
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
+    # The main run's budget and the same steps asked for train alike: steps and warm-up.
+    plan = _record("main_run.json")["plan"]
+    assert plan["max_steps"] == groups["main_now"] and plan["warmup_steps"] == \
+        with_preset("main", {"max_steps": groups["main_now"]})["warmup_steps"]
+    assert tried["main_now"][0]["args"] == "" and \
+        tried["main_now"][0]["valid_bpc_carried"] == round(
+            _record("main_run.json")["metrics"]["valid_bpc_carried"], 3)
+    assert f"`make run RUN=NAME MAX_STEPS={groups['main_now']} ARGS=\"...\"`" in text
 
 
 def test_every_record_names_its_machine():

@@ -10,6 +10,7 @@ import time
 import pytest
 from conftest import TINY_TEXT  # noqa: E402
 
+from helpers import generate as generate_module
 from helpers.config import TrainConfig
 from helpers.paths import REPO_ROOT
 from helpers.training import train
@@ -114,6 +115,19 @@ def test_ctrl_c_while_generating_is_one_line(trained):
         proc.wait()
     assert proc.returncode == 130
     assert err.decode().strip().splitlines() == ["interrupted"]
+
+
+def test_ctrl_c_while_streaming_is_noted_where_no_finaliser_can_drop_it():
+    """Raised by Python's own handler inside a finaliser, KeyboardInterrupt would be printed
+    and dropped, and the stream would run on to its end: while streaming it is only noted."""
+    before = signal.getsignal(signal.SIGINT)
+    with generate_module._ctrl_c_between_pieces() as interrupted:
+        assert not interrupted()
+        signal.raise_signal(signal.SIGINT)  # noted, not raised
+        assert interrupted()
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)
 
 
 @pytest.mark.parametrize("args, message", [
