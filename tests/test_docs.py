@@ -503,6 +503,23 @@ def _results_tried_figures() -> list[str]:
         f"**Batches of 16**: {b16['plan_step_s']:.3f} s a step, {b16['steps']:,} steps, "
         f"{millions(b16)} million characters, and {bpc(b16, 'valid_bpc_carried')} ({bpc(b16)})",
     ]
+    # Less recurrent dropout, at the main run's steps
+    now, rd15, rd15_1 = tried["main_now"]
+    assert p(rd15) == {"recurrent_dropout": "0.15"} and p(rd15_1) == {**p(rd15), "seed": "1"}
+    assert run["settings"]["recurrent_dropout"] == 0.25 == PRESETS["main"]["recurrent_dropout"]
+    assert max(rd15["valid_bpc_carried"], rd15_1["valid_bpc_carried"]) < \
+        now["valid_bpc_carried"]  # "less regularisation gains"
+    assert rd40["valid_bpc"] > r005["valid_bpc"]  # "40% cost against 25%"
+    read_now = now["steps"] * run["settings"]["batch_size"] * length / 1e6
+    minutes_figures += [
+        f"instead of a quarter ended at {bpc(rd15, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(rd15)} from a zero state), "
+        f"{now['valid_bpc_carried'] - rd15['valid_bpc_carried']:.3f} below the main run at the "
+        f"same steps; seed 1 at {bpc(rd15_1, 'valid_bpc_carried')} ({bpc(rd15_1)})",
+        f"at {new['steps']:,} steps of {batch} ({new['steps'] * batch * length / 1e6:.1f} "
+        f"million characters read), {float(p(rd40)['recurrent_dropout']):.0%} cost against "
+        f"{run['settings']['recurrent_dropout']:.0%}; here the run reads {read_now:.1f} million",
+    ]
     return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
         "seeds of the 4,000-step default differ by "
