@@ -46,7 +46,7 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 #: of max_steps, kept when the budget or another max_steps replaces them (``with_preset``).
 PRESETS = {
     "main": {"batch_size": 32, "max_steps": 4000, "log_every": 250, "save_every": 500,
-             "hidden_nodes": 512, "dropout": 0.5, "recurrent_dropout": 0.25,
+             "hidden_nodes": 512, "dropout": 0.5, "recurrent_dropout": 0.1,
              "learning_rate": 0.012, "warmup_steps": 200, "lr_schedule": "cosine",
              "time_budget": 15.0, "matmul_dtype": "auto"},
 }
