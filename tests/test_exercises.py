@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from helpers import exercises
+from helpers.checks import PROGRESS_VARIABLE
 from helpers.exercises import NOT_ATTEMPTED
 from helpers.paths import REPO_ROOT
 
@@ -131,6 +132,20 @@ def test_an_unfilled_stub_is_not_attempted_yet(check_name, capsys):
         result = run(check_name, unfilled, capsys)
         assert not result.passed and not result.attempted
         assert NOT_ATTEMPTED in result.message and "Not yet" not in result.message
+
+
+def test_a_kernel_make_run_started_keeps_not_attempted_to_itself(monkeypatch, capsys):
+    """helpers.runs relays a notebook's lines to a terminal: an unfilled stub says nothing
+    there, while an attempt's answer is still printed."""
+    monkeypatch.setenv(PROGRESS_VARIABLE, "lines")
+
+    def stub(logits, targets):
+        raise NotImplementedError
+
+    result = exercises.check_bits_per_char(stub)
+    assert NOT_ATTEMPTED in result.message and capsys.readouterr().out == ""
+    result = exercises.check_bits_per_char(lambda logits, targets: 0.0)
+    assert not result.passed and capsys.readouterr().out.strip() == result.message
 
 
 @pytest.mark.parametrize("check_name", CHECKS)
