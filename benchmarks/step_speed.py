@@ -154,10 +154,9 @@ def main():
         f"TensorFlow {tf.__version__}; the CPU's bfloat16 features: "
         f"{', '.join(flags) or 'none'}. Sizes: hidden_nodes={args.hidden_nodes}, "
         f"batch_size={args.batch_size}, len_per_section={args.len_per_section}, "
-        f"vocabulary={args.vocab_size}; dropout 0.5 and recurrent_dropout 0.25 as in the main "
-        "preset. `bfloat16` is `matmul_dtype=\"bfloat16\"` (the recurrent products only; the "
-        "weights, gates and memory stay float32); XLA is the float32 step compiled with "
-        "`jit_compile=True`.", "",
+        f"vocabulary={args.vocab_size}; dropout 0.5 and recurrent_dropout 0.25. `bfloat16` is "
+        "`matmul_dtype=\"bfloat16\"` (the recurrent products only; the weights, gates and "
+        "memory stay float32); XLA is the float32 step compiled with `jit_compile=True`.", "",
         "| measure | value |", "| --- | --- |",
         *[f"| {name} | {value} |" for name, value in table], "",
         "Raw: `" + json.dumps({"steps": steps, "products": products, "cpu_bf16": flags}) + "`",
