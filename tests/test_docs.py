@@ -199,6 +199,12 @@ def _tried_row(row: dict) -> str:
             f"(step {row['best_step']:,}) |")
 
 
+def _main_now_plan(tried: dict) -> tuple[str, str, str]:
+    """The steps, warm-up and timed step of the budget that planned main_now's first row."""
+    return re.search(r"planned by its budget \(([\d,]+) steps, a warm-up of (\d+), from a "
+                     r"timed step of ([\d.]+) s", tried["main_now_what"]).groups()
+
+
 def test_results_page_tables_of_tried_settings_are_their_record():
     tried, text = _record("tried_settings.json"), _page("docs/results.md")
     # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
@@ -217,8 +223,7 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
     # The budget of main_now's first row and the same steps asked for train alike: its plan,
     # as the record states it, is what `MAX_STEPS=...` gives.
-    planned, warmup = re.search(r"planned by its budget \(([\d,]+) steps, a warm-up of (\d+)",
-                                tried["main_now_what"]).groups()
+    planned, warmup, _ = _main_now_plan(tried)
     assert int(planned.replace(",", "")) == groups["main_now"] == tried["main_now"][0]["steps"]
     assert with_preset("main", {"max_steps": groups["main_now"]})["warmup_steps"] == int(warmup)
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_now']} ARGS=\"...\"`" in text
@@ -519,7 +524,13 @@ def _results_tried_figures() -> list[str]:
     mean = {k: (a["valid_bpc_carried"] + b["valid_bpc_carried"]) / 2
             for k, a, b in (("15", rd15, rd15_1), ("10", rd10, rd10_1))}
     read_now = before["steps"] * run["settings"]["batch_size"] * length / 1e6
+    per_step = float(_main_now_plan(tried)[2])
+    plan = run["plan"]
+    assert plan["max_steps"] > before["steps"] and plan["pace"]["per_step"] < per_step
     minutes_figures += [
+        f"its budget planned {plan['max_steps']:,} steps, from a timed step of "
+        f"{plan['pace']['per_step']:.3f} s against {per_step:.3f} s for the run before, and it "
+        f"ended at {run['metrics']['valid_bpc_carried']:.3f} with the state carried",
         f"15% ended at {bpc(rd15, 'valid_bpc_carried')} and {bpc(rd15_1, 'valid_bpc_carried')} "
         f"(seeds 0 and 1), a tenth at {bpc(rd10, 'valid_bpc_carried')} and "
         f"{bpc(rd10_1, 'valid_bpc_carried')}, 5% at {bpc(rd05, 'valid_bpc_carried')} (seed 0), "
