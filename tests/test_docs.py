@@ -209,7 +209,8 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     tried, text = _record("tried_settings.json"), _page("docs/results.md")
     # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
     groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
-              "main_minutes": None, "main_now": tried["main_now_max_steps"]}
+              "main_minutes": None, "main_now": tried["main_now_max_steps"],
+              "main_levers": tried["main_levers_max_steps"]}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
@@ -227,6 +228,14 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     assert int(planned.replace(",", "")) == groups["main_now"] == tried["main_now"][0]["steps"]
     assert with_preset("main", {"max_steps": groups["main_now"]})["warmup_steps"] == int(warmup)
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_now']} ARGS=\"...\"`" in text
+    # The main run's budget and the same steps asked for train alike: steps and warm-up.
+    plan = _record("main_run.json")["plan"]
+    assert plan["max_steps"] == groups["main_levers"] and plan["warmup_steps"] == \
+        with_preset("main", {"max_steps": groups["main_levers"]})["warmup_steps"]
+    assert tried["main_levers"][0]["args"] == "" and \
+        tried["main_levers"][0]["valid_bpc_carried"] == round(
+            _record("main_run.json")["metrics"]["valid_bpc_carried"], 3)
+    assert f"`make run RUN=NAME MAX_STEPS={groups['main_levers']} ARGS=\"...\"`" in text
 
 
 def test_every_record_names_its_machine():
@@ -544,6 +553,25 @@ def _results_tried_figures() -> list[str]:
         f"million characters read), {float(p(rd40)['recurrent_dropout']):.0%} cost against "
         f"{share[id(before)]:.0%}; here the run reads {read_now:.1f} million",
     ]
+    # The rate and the output dropout, at the main run's steps
+    main, slower, *rest = tried["main_levers"]
+    assert p(slower) == {"learning_rate": "0.008"}
+    assert slower["valid_bpc_carried"] > main["valid_bpc_carried"]  # "cost"
+    minutes_figures += [
+        f"**Adam at {p(slower)['learning_rate']}** instead of "
+        f"{run['settings']['learning_rate']:g} ended at {bpc(slower, 'valid_bpc_carried')} with "
+        f"the state carried ({bpc(slower)} from a zero state), "
+        f"{slower['valid_bpc_carried'] - main['valid_bpc_carried']:.3f} above the main run",
+    ]
+    for lighter in rest:
+        assert p(lighter) == {"dropout": "0.4"}
+        minutes_figures.append(
+            f"**Dropout {p(lighter)['dropout']}** on the outputs instead of "
+            f"{run['settings']['dropout']:g} ended at {bpc(lighter, 'valid_bpc_carried')} "
+            f"({bpc(lighter)}), "
+            f"{abs(lighter['valid_bpc_carried'] - main['valid_bpc_carried']):.3f} "
+            f"{'below' if lighter['valid_bpc_carried'] < main['valid_bpc_carried'] else 'above'}"
+            " the main run")
     return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
         "seeds of the 4,000-step default differ by "
