@@ -556,8 +556,11 @@ def _results_tried_figures() -> list[str]:
     # The rate and the output dropout, at the main run's steps
     main, slower, *rest = tried["main_levers"]
     assert p(slower) == {"learning_rate": "0.008"}
-    assert slower["valid_bpc_carried"] > main["valid_bpc_carried"]  # "cost"
+    assert slower["valid_bpc_carried"] > main["valid_bpc_carried"]  # "does not gain"
+    assert all(r["valid_bpc_carried"] >= main["valid_bpc_carried"] for r in rest)
     minutes_figures += [
+        "about what two seeds differed by in the table above "
+        f"({abs(rd15['valid_bpc_carried'] - rd15_1['valid_bpc_carried']):.3f})",
         f"**Adam at {p(slower)['learning_rate']}** instead of "
         f"{run['settings']['learning_rate']:g} ended at {bpc(slower, 'valid_bpc_carried')} with "
         f"the state carried ({bpc(slower)} from a zero state), "
