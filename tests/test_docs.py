@@ -520,16 +520,17 @@ def _results_tried_figures() -> list[str]:
     # Less recurrent dropout, at 4,385 steps: every row sets the share, the first is the main
     # run of the preset before (a quarter), and the preset is the share both seeds of which ran
     rows = tried["main_now"]
-    share = {id(r): float(p(r)["recurrent_dropout"]) for r in rows}
+    shares = [float(p(r)["recurrent_dropout"]) for r in rows]
     before, rd15, rd15_1, rd10, rd10_1, rd05 = rows
-    assert [share[id(r)] for r in rows] == [0.25, 0.15, 0.15, 0.1, 0.1, 0.05]
+    assert shares == [0.25, 0.15, 0.15, 0.1, 0.1, 0.05]
     assert [p(r).get("seed") for r in rows] == [None, None, "1", None, "1", None]
-    assert run["settings"]["recurrent_dropout"] == share[id(rd10)] == \
+    assert run["settings"]["recurrent_dropout"] == shares[3] == \
         PRESETS["main"]["recurrent_dropout"]
     assert max(r["valid_bpc_carried"] for r in rows[1:]) < before["valid_bpc_carried"]
     spread = max(r["valid_bpc_carried"] for r in rows[1:]) - \
         min(r["valid_bpc_carried"] for r in rows[1:])
-    assert spread <= abs(rd15["valid_bpc_carried"] - rd15_1["valid_bpc_carried"])
+    seed_gap = abs(rd15["valid_bpc_carried"] - rd15_1["valid_bpc_carried"])
+    assert spread <= seed_gap
     mean = {k: (a["valid_bpc_carried"] + b["valid_bpc_carried"]) / 2
             for k, a, b in (("15", rd15, rd15_1), ("10", rd10, rd10_1))}
     read_now = before["steps"] * run["settings"]["batch_size"] * length / 1e6
@@ -548,21 +549,20 @@ def _results_tried_figures() -> list[str]:
         f"from a zero state: {bpc(rd15)} and {bpc(rd15_1)}, {bpc(rd10)} and {bpc(rd10_1)}, "
         f"{bpc(rd05)}, against {bpc(before)}",
         f"the five runs lie within {spread:.3f} of each other, and the two seeds of 15% differ by "
-        f"{abs(rd15['valid_bpc_carried'] - rd15_1['valid_bpc_carried']):.3f}",
+        f"{seed_gap:.3f}",
         f"at {new['steps']:,} steps of {batch} ({new['steps'] * batch * length / 1e6:.1f} "
         f"million characters read), {float(p(rd40)['recurrent_dropout']):.0%} cost against "
-        f"{share[id(before)]:.0%}; here the run reads {read_now:.1f} million",
+        f"{shares[0]:.0%}; here the run reads {read_now:.1f} million",
     ]
     # The rate and the output dropout, at the main run's steps
     main, slower, lighter, higher = tried["main_levers"]
     assert p(slower) == {"learning_rate": "0.008"} and p(higher) == {"learning_rate": "0.016"}
     assert slower["valid_bpc_carried"] > main["valid_bpc_carried"]  # "does not gain"
-    assert lighter["valid_bpc_carried"] >= main["valid_bpc_carried"]
-    assert abs(higher["valid_bpc_carried"] - main["valid_bpc_carried"]) < \
-        abs(rd15["valid_bpc_carried"] - rd15_1["valid_bpc_carried"])  # "within a seed"
+    assert main["valid_bpc_carried"] <= lighter["valid_bpc_carried"] < \
+        main["valid_bpc_carried"] + seed_gap  # "above the main run, within a seed"
+    assert abs(higher["valid_bpc_carried"] - main["valid_bpc_carried"]) < seed_gap
     minutes_figures += [
-        "about what two seeds differed by in the table above "
-        f"({abs(rd15['valid_bpc_carried'] - rd15_1['valid_bpc_carried']):.3f})",
+        f"about what two seeds differed by in the table above ({seed_gap:.3f})",
         f"**Adam at {p(slower)['learning_rate']}** instead of "
         f"{run['settings']['learning_rate']:g} ended at {bpc(slower, 'valid_bpc_carried')} with "
         f"the state carried ({bpc(slower)} from a zero state), "
