@@ -64,7 +64,7 @@ NAMES = {"ours": "ours (`make run`'s settings)",
          "keras-lstm": "`keras.layers.LSTM` of our width, our training",
          "transformer": "a small causal Transformer (nanoGPT's hyperparameters)"}
 TUTORIAL = {"embedding_dim": 256, "units": 1024, "learning_rate": 1e-3}
-TRANSFORMER = {"width": 184, "blocks": 4, "heads": 4, "dropout": 0.2, "learning_rate": 1e-3,
+TRANSFORMER = {"width": 256, "blocks": 4, "heads": 4, "dropout": 0.2, "learning_rate": 1e-3,
                "weight_decay": 0.1, "warmup_share": 100 / 5000, "clip_norm": 1.0}
 TIMED_STEPS = 20
 
