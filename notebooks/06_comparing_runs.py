@@ -231,7 +231,7 @@ if finished:
 # the narrow model's, but each learns more, while the 256-unit model had taken too few of its
 # slower steps by then. Given its whole 400 steps, about twice the 128-unit model's time, the 256-unit
 # model ends lowest of the three: the wider model pays off when there is time for its steps,
-# which is why notebook 04 trains 256 units and `make run`, with 15 minutes, 512. Checked on
+# which is why notebook 04 trains 256 units and `make run`, with 15 minutes, 768. Checked on
 # the record, when it is the one read:
 
 # %%

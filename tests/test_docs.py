@@ -199,10 +199,11 @@ def _tried_row(row: dict) -> str:
             f"(step {row['best_step']:,}) |")
 
 
-def _main_now_plan(tried: dict) -> tuple[str, str, str]:
-    """The steps, warm-up and timed step of the budget that planned main_now's first row."""
+def _budget_plan(what: str) -> tuple[str, str, str]:
+    """The steps, warm-up and timed step of the budget that planned a group's first row, as
+    the group's description states them."""
     return re.search(r"planned by its budget \(([\d,]+) steps, a warm-up of (\d+), from a "
-                     r"timed step of ([\d.]+) s", tried["main_now_what"]).groups()
+                     r"timed step of ([\d.]+) s", what).groups()
 
 
 def test_results_page_tables_of_tried_settings_are_their_record():
@@ -210,7 +211,7 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
     groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
               "main_minutes": None, "main_now": tried["main_now_max_steps"],
-              "main_levers": tried["main_levers_max_steps"]}
+              "main_levers": tried["main_levers_max_steps"], "main_widths": None}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
@@ -224,18 +225,25 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
     # The budget of main_now's first row and the same steps asked for train alike: its plan,
     # as the record states it, is what `MAX_STEPS=...` gives.
-    planned, warmup, _ = _main_now_plan(tried)
-    assert int(planned.replace(",", "")) == groups["main_now"] == tried["main_now"][0]["steps"]
-    assert with_preset("main", {"max_steps": groups["main_now"]})["warmup_steps"] == int(warmup)
-    assert f"`make run RUN=NAME MAX_STEPS={groups['main_now']} ARGS=\"...\"`" in text
-    # The main run's budget and the same steps asked for train alike: steps and warm-up.
-    plan = _record("main_run.json")["plan"]
-    assert plan["max_steps"] == groups["main_levers"] and plan["warmup_steps"] == \
-        with_preset("main", {"max_steps": groups["main_levers"]})["warmup_steps"]
-    assert tried["main_levers"][0]["args"] == "" and \
-        tried["main_levers"][0]["valid_bpc_carried"] == round(
-            _record("main_run.json")["metrics"]["valid_bpc_carried"], 3)
-    assert f"`make run RUN=NAME MAX_STEPS={groups['main_levers']} ARGS=\"...\"`" in text
+    # The budgets of main_now's and main_levers' first rows and the same steps asked for
+    # train alike: their plans, as the record states them, are what `MAX_STEPS=...` gives.
+    for group in ("main_now", "main_levers"):
+        planned, warmup, _ = _budget_plan(tried[f"{group}_what"])
+        assert int(planned.replace(",", "")) == groups[group] == tried[group][0]["steps"]
+        assert with_preset("main", {"max_steps": groups[group]})["warmup_steps"] == int(warmup)
+        assert f"`make run RUN=NAME MAX_STEPS={groups[group]} ARGS=\"...\"`" in text
+        # Each row sets every value in which the preset now differs from the one it ran at.
+        assert all(_params(row).get("hidden_nodes") == "512" for row in tried[group])
+    assert PRESETS["main"]["hidden_nodes"] != 512
+    # The widths' first row is main_levers' first: the same run, planned by its budget.
+    widths, levers = tried["main_widths"], tried["main_levers"]
+    same = ("steps", "training_minutes", "valid_bpc", "valid_bpc_carried", "best_valid_bpc")
+    assert [widths[0][k] for k in same] == [levers[0][k] for k in same]
+    assert widths[0]["plan_step_s"] == float(_budget_plan(tried["main_levers_what"])[2])
+    # The preset's width is the widths' row of that many units without a seed
+    preset_row = _one(widths, lambda r: _params(r) == {
+        "hidden_nodes": str(PRESETS["main"]["hidden_nodes"])})
+    assert "the preset since" in preset_row["change"]
 
 
 def test_every_record_names_its_machine():
@@ -500,7 +508,8 @@ def _results_tried_figures() -> list[str]:
     assert "bfloat16 products on this machine" in tried["main_minutes_what"]
 
     def millions(r):  # of characters read
-        return f"{r['steps'] * int(p(r)['batch_size']) * length / 1e6:.1f}"
+        size = p(r).get("batch_size", run["settings"]["batch_size"])
+        return f"{r['steps'] * int(size) * length / 1e6:.1f}"
 
     def below(r):
         return f"{b64['valid_bpc_carried'] - r['valid_bpc_carried']:.3f} below"
@@ -534,13 +543,14 @@ def _results_tried_figures() -> list[str]:
     mean = {k: (a["valid_bpc_carried"] + b["valid_bpc_carried"]) / 2
             for k, a, b in (("15", rd15, rd15_1), ("10", rd10, rd10_1))}
     read_now = before["steps"] * run["settings"]["batch_size"] * length / 1e6
-    per_step = float(_main_now_plan(tried)[2])
-    plan = run["plan"]
-    assert plan["max_steps"] > before["steps"] and plan["pace"]["per_step"] < per_step
+    per_step = float(_budget_plan(tried["main_now_what"])[2])
+    main = tried["main_levers"][0]  # the next main run, at 512 units
+    next_step = float(_budget_plan(tried["main_levers_what"])[2])
+    assert main["steps"] > before["steps"] and next_step < per_step
     minutes_figures += [
-        f"its budget planned {plan['max_steps']:,} steps, from a timed step of "
-        f"{plan['pace']['per_step']:.3f} s against {per_step:.3f} s for the run before, and it "
-        f"ended at {run['metrics']['valid_bpc_carried']:.3f} with the state carried",
+        f"its budget planned {main['steps']:,} steps, from a timed step of "
+        f"{next_step:.3f} s against {per_step:.3f} s for the run before, and it "
+        f"ended at {main['valid_bpc_carried']:.3f} with the state carried",
         f"15% ended at {bpc(rd15, 'valid_bpc_carried')} and {bpc(rd15_1, 'valid_bpc_carried')} "
         f"(seeds 0 and 1), a tenth at {bpc(rd10, 'valid_bpc_carried')} and "
         f"{bpc(rd10_1, 'valid_bpc_carried')}, 5% at {bpc(rd05, 'valid_bpc_carried')} (seed 0), "
@@ -554,9 +564,11 @@ def _results_tried_figures() -> list[str]:
         f"million characters read), {float(p(rd40)['recurrent_dropout']):.0%} cost against "
         f"{shares[0]:.0%}; here the run reads {read_now:.1f} million",
     ]
-    # The rate and the output dropout, at the main run's steps
-    main, slower, lighter, higher = tried["main_levers"]
-    assert p(slower) == {"learning_rate": "0.008"} and p(higher) == {"learning_rate": "0.016"}
+    # The rate, the output dropout and a carried state, at 4,690 steps (512 units)
+    main, slower, lighter, higher, streamed = tried["main_levers"]
+    narrow = {"hidden_nodes": "512"}
+    assert p(slower) == {**narrow, "learning_rate": "0.008"} and \
+        p(higher) == {**narrow, "learning_rate": "0.016"}
     assert slower["valid_bpc_carried"] > main["valid_bpc_carried"]  # "does not gain"
     assert main["valid_bpc_carried"] <= lighter["valid_bpc_carried"] < \
         main["valid_bpc_carried"] + seed_gap  # "above the main run, within a seed"
@@ -566,9 +578,10 @@ def _results_tried_figures() -> list[str]:
         f"**Adam at {p(slower)['learning_rate']}** instead of "
         f"{run['settings']['learning_rate']:g} ended at {bpc(slower, 'valid_bpc_carried')} with "
         f"the state carried ({bpc(slower)} from a zero state), "
-        f"{slower['valid_bpc_carried'] - main['valid_bpc_carried']:.3f} above the main run",
+        f"{slower['valid_bpc_carried'] - main['valid_bpc_carried']:.3f} above the 512-unit main "
+        "run",
     ]
-    assert p(lighter) == {"dropout": "0.4"}
+    assert p(lighter) == {**narrow, "dropout": "0.4"}
     minutes_figures += [
         f"**Dropout {p(lighter)['dropout']}** on the outputs instead of "
         f"{run['settings']['dropout']:g} ended at {bpc(lighter, 'valid_bpc_carried')} "
@@ -577,6 +590,52 @@ def _results_tried_figures() -> list[str]:
         f"**Adam at {p(higher)['learning_rate']}** ended at {bpc(higher, 'valid_bpc_carried')} "
         f"({bpc(higher)}), {main['valid_bpc_carried'] - higher['valid_bpc_carried']:.3f} below "
         "the main run",
+    ]
+    assert p(streamed) == {**narrow, "carry_state": "True"}
+    streamed_gap = streamed["valid_bpc_carried"] - main["valid_bpc_carried"]
+    assert 0 <= streamed_gap < seed_gap  # "above the main run, within a seed"
+    minutes_figures += [
+        f"ended at {bpc(streamed, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(streamed)} from a zero state), {streamed_gap:.3f} above the main run",
+        f"from a zero state it scores {streamed['valid_bpc'] - main['valid_bpc']:.3f} worse",
+    ]
+    # Wider, in the same 15 minutes
+    w512, w512_1, w768, w768_1, w1024 = tried["main_widths"]
+    assert [p(r).get("hidden_nodes") for r in tried["main_widths"]] == \
+        ["512", "512", "768", "768", "1024"]
+    assert [p(r).get("seed") for r in tried["main_widths"]] == [None, "1", None, "1", None]
+    assert p(w512_1)["max_steps"] == str(w512["steps"]) and \
+        p(w768_1)["max_steps"] == str(w768["steps"])
+    assert max(w768["valid_bpc_carried"], w768_1["valid_bpc_carried"]) < \
+        min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "both seeds ... below"
+    assert abs(w1024["valid_bpc_carried"] - w512["valid_bpc_carried"]) < seed_gap and \
+        abs(w1024["valid_bpc_carried"] - w768["valid_bpc_carried"]) < seed_gap
+    assert run["model"]["hidden_nodes"] == 768
+
+    def means(a, b):
+        return f"{(a['valid_bpc_carried'] + b['valid_bpc_carried']) / 2:.3f}"
+
+    mean_gain = (w512["valid_bpc_carried"] + w512_1["valid_bpc_carried"]
+                 - w768["valid_bpc_carried"] - w768_1["valid_bpc_carried"]) / 2
+    minutes_figures += [
+        f"**768 units** took {w768['plan_step_s']:.3f} s a step where 512 took "
+        f"{w512['plan_step_s']:.3f} s: {w768['steps']:,} steps fitted instead of "
+        f"{w512['steps']:,}, reading {millions(w768)} million characters instead of "
+        f"{millions(w512)} million",
+        f"Seed 0 ended at {bpc(w768, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(w768)} from a zero state), "
+        f"{w512['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} below 512 units; seed 1 at "
+        f"{bpc(w768_1, 'valid_bpc_carried')} ({bpc(w768_1)}), where 512's seed 1 ended at "
+        f"{bpc(w512_1, 'valid_bpc_carried')} ({bpc(w512_1)})",
+        f"the two seeds' means by {mean_gain:.3f} ({means(w768, w768_1)} against "
+        f"{means(w512, w512_1)})",
+        f"**1,024 units**: {w1024['plan_step_s']:.3f} s a step, {w1024['steps']:,} steps, "
+        f"{millions(w1024)} million characters, and {bpc(w1024, 'valid_bpc_carried')} "
+        f"({bpc(w1024)}): "
+        f"{w512['valid_bpc_carried'] - w1024['valid_bpc_carried']:.3f} below 512 and "
+        f"{w1024['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above 768",
+        f"The 2.0 of the project's target is still "
+        f"{run['metrics']['valid_bpc_carried'] - 2.0:.2f} away",
     ]
     return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
@@ -668,13 +727,18 @@ def _performance_figures() -> list[str]:
     flops = 3 * 2 * b * t * (h * 4 * h + h * v)
     assert f"lookup: {flops / 1e9:,.2f} GFLOP here." in results
     achieved = flops * bench["training"]["four_gate"] / (b * t)
+    assert run["model"]["hidden_nodes"] > h  # the main run's is "a wider model"
     # The main run's speed against the benchmark's step
     steps = run["settings"]["batch_size"] * run["settings"]["len_per_section"]
     per_step = run["plan"]["pace"]["per_step"]
-    at_64 = _one(_record("tried_settings.json")["main_minutes"],
-                 lambda r: r["args"] == f"-p batch_size {TrainConfig().batch_size}")
-    # "A batch of 32 reads fewer characters a second than one of 64", both timed by a plan
-    assert steps / per_step < \
+    by_minutes = _record("tried_settings.json")["main_minutes"]
+    at_64 = _one(by_minutes, lambda r: r["args"] == f"-p batch_size {TrainConfig().batch_size}")
+    batch = run["settings"]["batch_size"]
+    at_32 = _one(by_minutes, lambda r: r["args"] == f"-p batch_size {batch}")
+    # "A batch of 32 reads fewer characters a second than one of 64", both timed by a plan, at
+    # the same width
+    assert run["settings"]["batch_size"] * run["settings"]["len_per_section"] / \
+        at_32["plan_step_s"] < \
         TrainConfig().batch_size * run["settings"]["len_per_section"] / at_64["plan_step_s"]
     assert TrainConfig().dropout == TrainConfig().recurrent_dropout == 0  # "without dropout"
     assert run["settings"]["dropout"] > 0  # "with the main preset's dropout on"
@@ -720,8 +784,9 @@ def _performance_figures() -> list[str]:
         f"The main run's {run['metrics']['chars_per_sec']:,} characters a second",
         f"its products in {run['settings']['matmul_dtype']} and batches of "
         f"{run['settings']['batch_size']}",
-        f"this benchmark's step runs at `TrainConfig`'s defaults, batches of "
-        f"{TrainConfig().batch_size}",
+        f"are those of a wider model, {run['model']['hidden_nodes']} units",
+        f"this benchmark's step runs at {h} units and otherwise `TrainConfig`'s defaults, "
+        f"batches of {TrainConfig().batch_size}",
         f"A batch of {run['settings']['batch_size']} reads fewer characters a second than one of "
         f"{TrainConfig().batch_size}",
         f"timed its own step alone at {per_step:.3f} s, that is {steps / per_step:,.0f} "
