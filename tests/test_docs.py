@@ -290,7 +290,7 @@ def test_performance_page_states_benchmark_figures_from_their_records():
 
 
 SAME_SECONDS_LABELS = {"tutorial": "TensorFlow's tutorial as published, `GRU(1024)`",
-                       "keras-lstm": "`keras.layers.LSTM` of 512 units, our training",
+                       "keras-lstm": "`keras.layers.LSTM` of {units} units, our training",
                        "transformer": "a small causal Transformer, nanoGPT's hyperparameters"}
 
 
@@ -309,6 +309,7 @@ def test_performance_page_states_the_same_seconds_from_their_record():
         lower = other["valid_bpc"] - ours["valid_bpc"]
         versus = (f" (ours: {lower:.3f} lower, a perplexity {2 ** lower:.2f}x lower)"
                   if lower > 0 else f" (ours: {-lower:.3f} higher)")
+        label = label.format(units=other["settings"].get("hidden_nodes"))
         assert row(label, other, versus) in text, name
     seconds = re.search(r"same_time\.py --seconds (\d+)", _text(REPO_ROOT / "benchmarks" /
                                                                   "RESULTS.md")).group(1)
@@ -810,6 +811,8 @@ def _performance_figures() -> list[str]:
         f"{tr['weight_decay']:g}",
         f"the gradient norm clipped at {tr['clip_norm']:.1f})",
         f"the {minutes} minutes were {transformer['steps']:,} steps",
+        f"here they took {ours['seconds']:.0f}, {keras['seconds']:.0f} and "
+        f"{transformer['seconds']:.0f} of the",
         f"about {minutes} minutes on {NUMBER_WORDS[_cores(run['machine'])]} CPU cores",
         f"{minutes.capitalize()} minutes is far from the {run['settings']['time_budget']:g} of "
         "`make run`",
