@@ -39,12 +39,11 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
 #: compares, trained for 15 minutes by budget, so that it ends in time on any machine (a slower
 #: one trains fewer steps; bfloat16 products, where the CPU has them, fit more). A wider model
-#: ends lower within the time, up to a width whose slower steps no longer fit enough of them,
-#: and would learn the 1.3 million characters of training text by heart without the dropout,
-#: on its outputs and on its recurrent weights; a higher rate, reached over a short warm-up,
-#: learns faster at first, and the decaying rate settles it at the end; batches of 32 take
-#: more steps than 64 in the same minutes. The warm-up is a share of max_steps, kept when the
-#: budget or another max_steps replaces them (``with_preset``).
+#: ends lower, until its slower steps fit too few, and would learn the 1.3 million characters of
+#: training text by heart without the dropout on its outputs and recurrent weights; a higher
+#: rate, reached over a short warm-up, learns faster at first, and the decaying rate settles it;
+#: batches of 32 take more steps than 64 in the same minutes. The warm-up is a share of
+#: max_steps, kept when the budget or another max_steps replaces them (``with_preset``).
 PRESETS = {
     "main": {"batch_size": 32, "max_steps": 4000, "log_every": 250, "save_every": 500,
              "hidden_nodes": 768, "dropout": 0.5, "recurrent_dropout": 0.1,
