@@ -612,6 +612,9 @@ def _results_tried_figures() -> list[str]:
     assert abs(w1024["valid_bpc_carried"] - w512["valid_bpc_carried"]) < seed_gap and \
         abs(w1024["valid_bpc_carried"] - w768["valid_bpc_carried"]) < seed_gap
     assert run["model"]["hidden_nodes"] == 768
+    assert run["plan"]["max_steps"] != w768["steps"]  # "over other steps"
+    assert w768["valid_bpc_carried"] < run["metrics"]["valid_bpc_carried"] < \
+        min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "still below both"
 
     def means(a, b):
         return f"{(a['valid_bpc_carried'] + b['valid_bpc_carried']) / 2:.3f}"
@@ -635,6 +638,11 @@ def _results_tried_figures() -> list[str]:
         f"({bpc(w1024)}): "
         f"{w512['valid_bpc_carried'] - w1024['valid_bpc_carried']:.3f} below 512 and "
         f"{w1024['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above 768",
+        f"its own budget planned {run['plan']['max_steps']:,} steps, from a timed step of "
+        f"{run['plan']['pace']['per_step']:.3f} s, and",
+        f"it ended at {run['metrics']['valid_bpc_carried']:.3f} with the state carried: "
+        f"{run['metrics']['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above the "
+        "seed-0 row here",
         f"The 2.0 of the project's target is still "
         f"{run['metrics']['valid_bpc_carried'] - 2.0:.2f} away",
     ]
