@@ -135,9 +135,10 @@ def _generate(args) -> int:
                 pieces = generator.stream(args.prompt, args.num_chars, args.temperature,
                                           args.top_k, args.top_p, args.seed)
                 first = next(pieces, "")  # checks the options before anything is printed
-                sys.stdout.write(args.prompt + first)
-                sys.stdout.flush()
+                # Noted from the first piece on: a reader that saw it may press Ctrl-C at once
                 with _ctrl_c_between_pieces() as interrupted:
+                    sys.stdout.write(args.prompt + first)
+                    sys.stdout.flush()
                     for piece in pieces:
                         sys.stdout.write(piece)
                         sys.stdout.flush()
