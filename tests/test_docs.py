@@ -223,8 +223,6 @@ def test_results_page_tables_of_tried_settings_are_their_record():
             assert row["command"] == (f'make run RUN=NAME{steps} ARGS="{row["args"]}"'
                                       if row["args"] else f"make run{steps}")
     assert f"`make run RUN=NAME MAX_STEPS={groups['main_steps']} ARGS=\"...\"`" in text
-    # The budget of main_now's first row and the same steps asked for train alike: its plan,
-    # as the record states it, is what `MAX_STEPS=...` gives.
     # The budgets of main_now's and main_levers' first rows and the same steps asked for
     # train alike: their plans, as the record states them, are what `MAX_STEPS=...` gives.
     for group in ("main_now", "main_levers"):
@@ -611,7 +609,7 @@ def _results_tried_figures() -> list[str]:
         min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "both seeds ... below"
     assert abs(w1024["valid_bpc_carried"] - w512["valid_bpc_carried"]) < seed_gap and \
         abs(w1024["valid_bpc_carried"] - w768["valid_bpc_carried"]) < seed_gap
-    assert run["model"]["hidden_nodes"] == 768
+    assert run["model"]["hidden_nodes"] == int(p(w768)["hidden_nodes"])  # the main run's width
     assert run["plan"]["max_steps"] != w768["steps"]  # "over other steps"
     assert w768["valid_bpc_carried"] < run["metrics"]["valid_bpc_carried"] < \
         min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "still below both"
@@ -746,9 +744,7 @@ def _performance_figures() -> list[str]:
     at_32 = _one(by_minutes, lambda r: r["args"] == f"-p batch_size {batch}")
     # "A batch of 32 reads fewer characters a second than one of 64", both timed by a plan, at
     # the same width
-    assert run["settings"]["batch_size"] * run["settings"]["len_per_section"] / \
-        at_32["plan_step_s"] < \
-        TrainConfig().batch_size * run["settings"]["len_per_section"] / at_64["plan_step_s"]
+    assert batch / at_32["plan_step_s"] < TrainConfig().batch_size / at_64["plan_step_s"]
     assert TrainConfig().dropout == TrainConfig().recurrent_dropout == 0  # "without dropout"
     assert run["settings"]["dropout"] > 0  # "with the main preset's dropout on"
     # The same seconds
