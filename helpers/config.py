@@ -42,11 +42,11 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 #: ends lower, until its slower steps fit too few, and would learn the 1.3 million characters of
 #: training text by heart without the dropout on its outputs and recurrent weights; a higher
 #: rate, reached over a short warm-up, learns faster at first, and the decaying rate settles it;
-#: 32 sections of 200 characters read twice as much a step as 100 and teach longer context.
-#: The warm-up is a share of max_steps, kept when another max_steps replaces it (``with_preset``).
+#: batches of 32 take more steps than 64 in the same minutes. The warm-up is a share of
+#: max_steps, kept when the budget or another max_steps replaces them (``with_preset``).
 PRESETS = {
-    "main": {"batch_size": 32, "len_per_section": 200, "max_steps": 4000, "log_every": 250,
-             "save_every": 500, "hidden_nodes": 768, "dropout": 0.5, "recurrent_dropout": 0.1,
+    "main": {"batch_size": 32, "max_steps": 4000, "log_every": 250, "save_every": 500,
+             "hidden_nodes": 768, "dropout": 0.5, "recurrent_dropout": 0.1,
              "learning_rate": 0.012, "warmup_steps": 200, "lr_schedule": "cosine",
              "time_budget": 15.0, "matmul_dtype": "auto"},
 }
