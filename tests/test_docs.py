@@ -211,7 +211,8 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     # By steps (the steps asked for replace the preset's minutes), or by its budget (None)
     groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
               "main_minutes": None, "main_now": tried["main_now_max_steps"],
-              "main_levers": tried["main_levers_max_steps"], "main_widths": None}
+              "main_levers": tried["main_levers_max_steps"], "main_widths": None,
+              "main_inputs": tried["main_inputs_max_steps"], "main_sections": None}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
@@ -238,6 +239,19 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     same = ("steps", "training_minutes", "valid_bpc", "valid_bpc_carried", "best_valid_bpc")
     assert [widths[0][k] for k in same] == [levers[0][k] for k in same]
     assert widths[0]["plan_step_s"] == float(_budget_plan(tried["main_levers_what"])[2])
+    # The first rows of the groups at the main run's steps and minutes are the main run.
+    run = _record("main_run.json")
+    planned, warmup, step = _budget_plan(tried["main_inputs_what"])
+    assert int(planned.replace(",", "")) == run["plan"]["max_steps"] == groups["main_inputs"]
+    assert (int(warmup), float(step)) == (run["plan"]["warmup_steps"],
+                                          round(run["plan"]["pace"]["per_step"], 3))
+    assert with_preset("main", {"max_steps": groups["main_inputs"]})["warmup_steps"] == \
+        int(warmup)
+    for first in (tried["main_inputs"][0], tried["main_sections"][0]):
+        assert first["args"] == "" and first["steps"] == run["plan"]["max_steps"]
+        assert (first["valid_bpc"], first["valid_bpc_carried"]) == \
+            (round(run["metrics"]["valid_bpc"], 3), round(run["metrics"]["valid_bpc_carried"], 3))
+    assert tried["main_sections"][0]["plan_step_s"] == float(step)
     # The preset's width is the widths' row of that many units without a seed
     preset_row = _one(widths, lambda r: _params(r) == {
         "hidden_nodes": str(PRESETS["main"]["hidden_nodes"])})
@@ -643,6 +657,59 @@ def _results_tried_figures() -> list[str]:
         "seed-0 row here",
         f"The 2.0 of the project's target is still "
         f"{run['metrics']['valid_bpc_carried'] - 2.0:.2f} away",
+    ]
+    # Other windows, an embedding, more dropout and longer sections, at the main run's steps
+    main, windows, embedded_, heavier, longer = tried["main_inputs"]
+    assert (p(windows), p(embedded_), p(heavier), p(longer)) == (
+        {"skip": "1"}, {"embedding_dim": "64"}, {"dropout": "0.6"},
+        {"len_per_section": "200", "batch_size": "16"})
+    assert int(p(longer)["batch_size"]) * 200 == run["settings"]["batch_size"] * length
+    reads = main["steps"] * run["settings"]["batch_size"] * length / text_chars
+    assert round(reads) == 7  # "read each 100-character window about seven times"
+    for r in (windows, embedded_):  # "within a seed"
+        assert 0 <= r["valid_bpc_carried"] - main["valid_bpc_carried"] < seed_gap
+    longer_gain = main["valid_bpc_carried"] - longer["valid_bpc_carried"]
+    assert longer_gain > 2 * seed_gap  # "the largest gain ... beyond what two seeds differed by"
+
+    def above(r):
+        return f"{r['valid_bpc_carried'] - main['valid_bpc_carried']:.3f} above"
+
+    minutes_figures += [
+        f"ended at {bpc(windows, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(windows)} from a zero state), {above(windows)} the main run",
+        f"one-hot input: {bpc(embedded_, 'valid_bpc_carried')} ({bpc(embedded_)}), "
+        f"{above(embedded_)}",
+        f"**Dropout {p(heavier)['dropout']}** on the outputs: "
+        f"{bpc(heavier, 'valid_bpc_carried')} ({bpc(heavier)}), {above(heavier)}",
+        f"{bpc(longer, 'valid_bpc_carried')} ({bpc(longer)}), {longer_gain:.3f} below the main "
+        f"run with the state carried and {main['valid_bpc'] - longer['valid_bpc']:.3f} below "
+        "from a zero state",
+    ]
+    # Longer sections, in the same 15 minutes
+    main, b16_200, b32_200 = tried["main_sections"]
+    assert (p(b16_200), p(b32_200)) == ({"len_per_section": "200", "batch_size": "16"},
+                                        {"len_per_section": "200"})
+    assert main["valid_bpc_carried"] < min(b16_200["valid_bpc_carried"],
+                                           b32_200["valid_bpc_carried"])  # "does not pay"
+    assert (PRESETS["main"].get("len_per_section", TrainConfig().len_per_section),
+            PRESETS["main"]["batch_size"]) == (length, 32)  # "keeps sections of 100 in 32"
+    assert b16_200["plan_step_s"] > main["plan_step_s"] * 1.5 and \
+        b16_200["plan_step_s"] / b32_200["plan_step_s"] > 0.75  # "most of what one for 32"
+
+    def read(r):
+        size = int(p(r).get("batch_size", run["settings"]["batch_size"]))
+        return f"{r['steps'] * size * int(p(r).get('len_per_section', length)) / 1e6:.1f}"
+
+    minutes_figures += [
+        f"took {b16_200['plan_step_s']:.3f} s a step where 32 sections of 100 took "
+        f"{main['plan_step_s']:.3f} s: {b16_200['steps']:,} steps fitted instead of "
+        f"{main['steps']:,}, reading {read(b16_200)} million characters instead of "
+        f"{read(main)} million, and it ended at {bpc(b16_200, 'valid_bpc_carried')} with the "
+        f"state carried ({bpc(b16_200)} from a zero state), {above(b16_200)} the main run",
+        f"({b16_200['training_minutes']:.1f} minutes of training)",
+        f"{b32_200['plan_step_s']:.3f} s a step, {b32_200['steps']:,} steps, {read(b32_200)} "
+        f"million characters, and {bpc(b32_200, 'valid_bpc_carried')} ({bpc(b32_200)}), "
+        f"{above(b32_200)} the main run",
     ]
     return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
