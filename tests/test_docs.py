@@ -668,6 +668,8 @@ def _results_tried_figures() -> list[str]:
     assert round(reads) == 7  # "read each 100-character window about seven times"
     for r in (windows, embedded_):  # "within a seed"
         assert 0 <= r["valid_bpc_carried"] - main["valid_bpc_carried"] < seed_gap
+    assert heavier["valid_bpc_carried"] > main["valid_bpc_carried"] and \
+        float(p(heavier)["dropout"]) > PRESETS["main"]["dropout"]  # "the preset keeps 0.5"
     longer_gain = main["valid_bpc_carried"] - longer["valid_bpc_carried"]
     assert longer_gain > 2 * seed_gap  # "the largest gain ... beyond what two seeds differed by"
 
