@@ -659,22 +659,22 @@ def _results_tried_figures() -> list[str]:
         f"{run['metrics']['valid_bpc_carried'] - 2.0:.2f} away",
     ]
     # Other windows, an embedding, more dropout and longer sections, at the main run's steps
-    main, windows, embedded_, heavier, longer = tried["main_inputs"]
+    base, windows, embedded_, heavier, longer = tried["main_inputs"]  # base: the main run
     assert (p(windows), p(embedded_), p(heavier), p(longer)) == (
         {"skip": "1"}, {"embedding_dim": "64"}, {"dropout": "0.6"},
         {"len_per_section": "200", "batch_size": "16"})
     assert int(p(longer)["batch_size"]) * 200 == run["settings"]["batch_size"] * length
-    reads = main["steps"] * run["settings"]["batch_size"] * length / text_chars
+    reads = base["steps"] * run["settings"]["batch_size"] * length / text_chars
     assert round(reads) == 7  # "read each 100-character window about seven times"
     for r in (windows, embedded_):  # "within a seed"
-        assert 0 <= r["valid_bpc_carried"] - main["valid_bpc_carried"] < seed_gap
-    assert heavier["valid_bpc_carried"] > main["valid_bpc_carried"] and \
+        assert 0 <= r["valid_bpc_carried"] - base["valid_bpc_carried"] < seed_gap
+    assert heavier["valid_bpc_carried"] > base["valid_bpc_carried"] and \
         float(p(heavier)["dropout"]) > PRESETS["main"]["dropout"]  # "the preset keeps 0.5"
-    longer_gain = main["valid_bpc_carried"] - longer["valid_bpc_carried"]
+    longer_gain = base["valid_bpc_carried"] - longer["valid_bpc_carried"]
     assert longer_gain > 2 * seed_gap  # "the largest gain ... beyond what two seeds differed by"
 
     def above(r):
-        return f"{r['valid_bpc_carried'] - main['valid_bpc_carried']:.3f} above"
+        return f"{r['valid_bpc_carried'] - base['valid_bpc_carried']:.3f} above"
 
     minutes_figures += [
         f"ended at {bpc(windows, 'valid_bpc_carried')} with the state carried "
@@ -684,18 +684,18 @@ def _results_tried_figures() -> list[str]:
         f"**Dropout {p(heavier)['dropout']}** on the outputs: "
         f"{bpc(heavier, 'valid_bpc_carried')} ({bpc(heavier)}), {above(heavier)}",
         f"{bpc(longer, 'valid_bpc_carried')} ({bpc(longer)}), {longer_gain:.3f} below the main "
-        f"run with the state carried and {main['valid_bpc'] - longer['valid_bpc']:.3f} below "
+        f"run with the state carried and {base['valid_bpc'] - longer['valid_bpc']:.3f} below "
         "from a zero state",
     ]
     # Longer sections, in the same 15 minutes
-    main, b16_200, b32_200 = tried["main_sections"]
+    timed, b16_200, b32_200 = tried["main_sections"]  # timed: the main run, with its plan
     assert (p(b16_200), p(b32_200)) == ({"len_per_section": "200", "batch_size": "16"},
                                         {"len_per_section": "200"})
-    assert main["valid_bpc_carried"] < min(b16_200["valid_bpc_carried"],
+    assert timed["valid_bpc_carried"] < min(b16_200["valid_bpc_carried"],
                                            b32_200["valid_bpc_carried"])  # "does not pay"
     assert (PRESETS["main"].get("len_per_section", TrainConfig().len_per_section),
             PRESETS["main"]["batch_size"]) == (length, 32)  # "keeps sections of 100 in 32"
-    assert b16_200["plan_step_s"] > main["plan_step_s"] * 1.5 and \
+    assert b16_200["plan_step_s"] > timed["plan_step_s"] * 1.5 and \
         b16_200["plan_step_s"] / b32_200["plan_step_s"] > 0.75  # "most of what one for 32"
 
     def read(r):
@@ -704,9 +704,9 @@ def _results_tried_figures() -> list[str]:
 
     minutes_figures += [
         f"took {b16_200['plan_step_s']:.3f} s a step where 32 sections of 100 took "
-        f"{main['plan_step_s']:.3f} s: {b16_200['steps']:,} steps fitted instead of "
-        f"{main['steps']:,}, reading {read(b16_200)} million characters instead of "
-        f"{read(main)} million, and it ended at {bpc(b16_200, 'valid_bpc_carried')} with the "
+        f"{timed['plan_step_s']:.3f} s: {b16_200['steps']:,} steps fitted instead of "
+        f"{timed['steps']:,}, reading {read(b16_200)} million characters instead of "
+        f"{read(timed)} million, and it ended at {bpc(b16_200, 'valid_bpc_carried')} with the "
         f"state carried ({bpc(b16_200)} from a zero state), {above(b16_200)} the main run",
         f"({b16_200['training_minutes']:.1f} minutes of training)",
         f"{b32_200['plan_step_s']:.3f} s a step, {b32_200['steps']:,} steps, {read(b32_200)} "
