@@ -114,7 +114,8 @@ def resumed_sweep(outputs):
                 assert time.perf_counter() - started < 300, "the sweep took over 5 min"
                 time.sleep(0.1)
         finally:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may have ended by itself
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             # A kernel runs in its own session; it would exit by itself once it notices
             # that its parent died, but it must not write into the run meanwhile.
