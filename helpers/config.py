@@ -69,13 +69,14 @@ class TrainConfig:
     hidden_nodes: int = 256
     len_per_section: int = 100
     skip: int | None = None  # window stride; None: len_per_section (windows do not overlap)
-    # Each batch row a stream through the text, the LSTM state carried from step to step
-    # (truncated backpropagation through time) instead of starting every sequence from zeros.
+    # Each batch row a stream through the text, its state carried between steps (truncated BPTT)
     carry_state: bool = False
     learning_rate: float = 5e-3
-    lr_schedule: str = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+    lr_schedule: str = "constant"  # or "cosine": decays to lr_floor's share by max_steps
+    lr_floor: float = 0.1  # the share of learning_rate that "cosine" ends at
     warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
+    adam_beta2: float = 0.999  # the share of Adam's average of squared gradients kept a step
     # Validate and sample a moving average of the weights, keeping this share at each step
     ema_decay: float = 0.0
     seed: int = 0
@@ -88,8 +89,7 @@ class TrainConfig:
     num_layers: int = 1
     embedding_dim: int | None = None  # None: one-hot input (a row lookup in the kernel)
     dropout: float = 0.0  # on each LSTM layer's outputs, during training only
-    # A fraction of the recurrent weights dropped for each batch, during training only (the
-    # four-gate cell only)
+    # A share of the recurrent weights dropped for each batch, in training (four-gate cell only)
     recurrent_dropout: float = 0.0
     clip_norm: float = 1.0
     cell: str = "four_gate"  # or "keras" for keras.layers.LSTM
@@ -135,7 +135,7 @@ class TrainConfig:
         # NumPy's global seed, which Keras sets, must fit in 32 bits.
         check_int("seed", self.seed, minimum=0)
         check_number("seed", self.seed, 0, 2**32 - 1, must="be an integer from 0 to 2**32 - 1")
-        for name in ("dropout", "recurrent_dropout", "ema_decay"):
+        for name in ("dropout", "recurrent_dropout", "ema_decay", "adam_beta2", "lr_floor"):
             check_number(name, getattr(self, name), 0, 1, high_open=True, must="lie in [0, 1)")
         if self.recurrent_dropout and self.cell != "four_gate":
             raise ValueError("recurrent_dropout needs cell='four_gate' (it drops weights of our "

@@ -87,13 +87,13 @@ _CHECKPOINT_FILE = re.compile(r"ckpt-(\d+)\.(index|data-(\d+)-of-(\d+))")
 
 
 # The settings that shape the model, its optimizer's state or its data: a run cannot be
-# continued with other values. (max_steps, log_every, save_every, learning_rate, clip_norm
-# and the validation settings may change between sessions.) lr_schedule and whether there is
-# a warm-up decide which variables Adam keeps, carry_state whether the checkpoint holds the
-# carried state, ema_decay whether it holds an average of the weights: a checkpoint of one
-# cannot be restored into the other. The warm-up's length may change, as max_steps may: both
-# only reshape the rest of the schedule (a preset's warm-up follows max_steps,
-# helpers.config.with_preset); so may the average's decay.
+# continued with other values. (max_steps, log_every, save_every, learning_rate, lr_floor,
+# clip_norm, adam_beta2 and the validation settings may change between sessions.) lr_schedule and
+# whether there is a warm-up decide which variables Adam keeps, carry_state whether the
+# checkpoint holds the carried state, ema_decay whether it holds an average of the weights: a
+# checkpoint of one cannot be restored into the other. The warm-up's length may change, as
+# max_steps may: both only reshape the rest of the schedule (a preset's warm-up follows
+# max_steps, helpers.config.with_preset); so may the average's decay.
 FIXED_ON_RESUME = ("hidden_nodes", "num_layers", "embedding_dim", "cell", "train_split",
                    "len_per_section", "skip", "batch_size", "seed", "dropout", "lr_schedule",
                    "warmup_steps", "carry_state", "recurrent_dropout", "ema_decay")

@@ -242,7 +242,7 @@ def check_parameters(training: dict, sampling: dict) -> None:
 
 # Settings a resume may change that its finished model was nevertheless trained with: named
 # when a finished run is reused under other values, since nothing is trained with them.
-TRAINED_WITH = ("learning_rate", "clip_norm", "weight_decay")
+TRAINED_WITH = ("learning_rate", "lr_floor", "clip_norm", "weight_decay", "adam_beta2")
 
 
 def already_trained(run_dir: Path, training: dict) -> tuple[int, int, str] | None:

@@ -47,8 +47,8 @@ def clip_by_batch_norm(gradients, clip_norm):
 
 
 def learning_rate_schedule(config: TrainConfig):
-    """Adam's step size: constant, or cosine-decayed over ``max_steps`` to a tenth, after an
-    optional linear warm-up over ``warmup_steps``.
+    """Adam's step size: constant, or cosine-decayed over ``max_steps`` to ``lr_floor``'s share
+    of it, after an optional linear warm-up over ``warmup_steps``.
 
     Large steps early get the loss down fast; small ones at the end settle into a minimum that
     the large ones keep jumping over. A warm-up keeps the first steps small while Adam's
@@ -61,7 +61,7 @@ def learning_rate_schedule(config: TrainConfig):
     if config.lr_schedule == "constant" and not warmup:
         return rate
     # alpha: where the decay ends, as a share of the rate (1: no decay, a constant rate).
-    alpha = 1.0 if config.lr_schedule == "constant" else 0.1
+    alpha = 1.0 if config.lr_schedule == "constant" else config.lr_floor
     if not warmup:
         return keras.optimizers.schedules.CosineDecay(rate, config.max_steps, alpha=alpha)
     return keras.optimizers.schedules.CosineDecay(0.0, config.max_steps - warmup, alpha=alpha,
@@ -70,11 +70,17 @@ def learning_rate_schedule(config: TrainConfig):
 
 def build_optimizer(config: TrainConfig):
     """Adam, or AdamW when ``weight_decay`` is set: the decay pulls every weight matrix a
-    little towards zero at each step, apart from the gradient (biases are left alone)."""
+    little towards zero at each step, apart from the gradient (biases are left alone).
+
+    Adam divides each weight's step by the root of its running average of squared gradients.
+    With ``adam_beta2`` at Keras's 0.999 that average spans about the last thousand steps,
+    with 0.95 about the last twenty: in a short run, whose gradients shrink fast, a short
+    average keeps the steps in scale with the gradients of now."""
     rate = learning_rate_schedule(config)
     if not config.weight_decay:
-        return keras.optimizers.Adam(rate)
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+        return keras.optimizers.Adam(rate, beta_2=config.adam_beta2)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay,
+                                       beta_2=config.adam_beta2)
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     return optimizer
 

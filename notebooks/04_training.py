@@ -66,9 +66,11 @@ valid_chars = 100_000  # validation reads at most this many characters
 data_dir = None  # where the WikiText-2 files are; None: helpers.data finds or fetches them
 valid_fraction = 0.1  # with text_file: the last part of the file, kept for validation
 # The rest of the optimisation
-lr_schedule = "constant"  # or "cosine": decays to a tenth of learning_rate by max_steps
+lr_schedule = "constant"  # or "cosine": decays to lr_floor's share of learning_rate
+lr_floor = 0.1  # the share of learning_rate that "cosine" ends at by max_steps
 warmup_steps = 0  # steps over which the rate climbs from 0 to learning_rate
 weight_decay = 0.0  # AdamW's weight decay (0: plain Adam)
+adam_beta2 = 0.999  # the share of Adam's average of squared gradients kept at each step
 ema_decay = 0.0  # validate and sample a moving average of the weights (0: the weights)
 clip_norm = 1.0  # gradients are scaled down to at most this global norm
 seed = 0

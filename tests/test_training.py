@@ -304,7 +304,7 @@ def test_a_short_run_visibly_learns_and_writes_real_words(tmp_path):
     assert len(words & common) >= 4, text
 
 
-def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
+def test_cosine_schedule_decays_to_its_floor_by_max_steps_and_constant_stays():
     from helpers.step import learning_rate_schedule
 
     cosine = learning_rate_schedule(TrainConfig(learning_rate=0.004, max_steps=200,
@@ -313,7 +313,13 @@ def test_cosine_schedule_decays_to_a_tenth_by_max_steps_and_constant_stays():
     assert rates[0] == pytest.approx(0.004)
     assert rates[1] == pytest.approx(0.004 * (0.1 + 0.9 * 0.5))  # halfway down the cosine
     assert rates[2] == pytest.approx(0.0004) and rates[3] == pytest.approx(0.0004)
+    to_zero = learning_rate_schedule(TrainConfig(learning_rate=0.004, max_steps=200,
+                                                 lr_schedule="cosine", lr_floor=0.0))
+    assert float(to_zero(100)) == pytest.approx(0.002) and float(to_zero(200)) == 0.0
     assert learning_rate_schedule(TrainConfig(learning_rate=0.004)) == 0.004
+    for bad in (1.0, -0.1, None):
+        with pytest.raises(ValueError, match="lr_floor"):
+            TrainConfig(lr_floor=bad).validate()
     with pytest.raises(ValueError, match="lr_schedule must be one of"):
         TrainConfig(lr_schedule="linear").validate()
 

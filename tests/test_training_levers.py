@@ -121,6 +121,15 @@ def test_warmup_climbs_linearly_then_follows_the_schedule():
         TrainConfig(warmup_steps=500).validate()
 
 
+def test_adam_beta2_reaches_adam_and_adamw_and_is_checked():
+    assert build_optimizer(TrainConfig()).beta_2 == 0.999
+    assert build_optimizer(TrainConfig(adam_beta2=0.99)).beta_2 == 0.99
+    assert build_optimizer(TrainConfig(adam_beta2=0.95, weight_decay=0.1)).beta_2 == 0.95
+    for bad in (1.0, -0.1, float("nan"), "0.99"):
+        with pytest.raises(ValueError, match="adam_beta2"):
+            TrainConfig(adam_beta2=bad).validate()
+
+
 def test_weight_decay_uses_adamw_and_spares_the_biases():
     assert type(build_optimizer(TrainConfig())).__name__ == "Adam"
     optimizer = build_optimizer(TrainConfig(weight_decay=0.1))
