@@ -239,19 +239,15 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     same = ("steps", "training_minutes", "valid_bpc", "valid_bpc_carried", "best_valid_bpc")
     assert [widths[0][k] for k in same] == [levers[0][k] for k in same]
     assert widths[0]["plan_step_s"] == float(_budget_plan(tried["main_levers_what"])[2])
-    # The first rows of the groups at the main run's steps and minutes are the main run.
-    run = _record("main_run.json")
+    # The first rows of the groups at an earlier main run's steps and minutes are that run,
+    # planned by its budget as main_inputs' description states.
     planned, warmup, step = _budget_plan(tried["main_inputs_what"])
-    assert int(planned.replace(",", "")) == run["plan"]["max_steps"] == groups["main_inputs"]
-    assert (int(warmup), float(step)) == (run["plan"]["warmup_steps"],
-                                          round(run["plan"]["pace"]["per_step"], 3))
+    earlier = tried["main_sections"][0]
+    assert int(planned.replace(",", "")) == earlier["steps"] == groups["main_inputs"]
     assert with_preset("main", {"max_steps": groups["main_inputs"]})["warmup_steps"] == \
         int(warmup)
-    for first in (tried["main_inputs"][0], tried["main_sections"][0]):
-        assert first["args"] == "" and first["steps"] == run["plan"]["max_steps"]
-        assert (first["valid_bpc"], first["valid_bpc_carried"]) == \
-            (round(run["metrics"]["valid_bpc"], 3), round(run["metrics"]["valid_bpc_carried"], 3))
-    assert tried["main_sections"][0]["plan_step_s"] == float(step)
+    assert earlier == {**tried["main_inputs"][0], "change": earlier["change"],
+                       "plan_step_s": float(step), "command": "make run"}
     # The preset's width is the widths' row of that many units without a seed
     preset_row = _one(widths, lambda r: _params(r) == {
         "hidden_nodes": str(PRESETS["main"]["hidden_nodes"])})
@@ -623,9 +619,9 @@ def _results_tried_figures() -> list[str]:
         min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "both seeds ... below"
     assert abs(w1024["valid_bpc_carried"] - w512["valid_bpc_carried"]) < seed_gap and \
         abs(w1024["valid_bpc_carried"] - w768["valid_bpc_carried"]) < seed_gap
-    assert run["model"]["hidden_nodes"] == int(p(w768)["hidden_nodes"])  # the main run's width
-    assert run["plan"]["max_steps"] != w768["steps"]  # "over other steps"
-    assert w768["valid_bpc_carried"] < run["metrics"]["valid_bpc_carried"] < \
+    earlier = tried["main_sections"][0]  # the main run of the preset at 768 units, then
+    assert earlier["steps"] != w768["steps"]  # "over other steps"
+    assert w768["valid_bpc_carried"] < earlier["valid_bpc_carried"] < \
         min(w512["valid_bpc_carried"], w512_1["valid_bpc_carried"])  # "still below both"
 
     def means(a, b):
@@ -650,13 +646,13 @@ def _results_tried_figures() -> list[str]:
         f"({bpc(w1024)}): "
         f"{w512['valid_bpc_carried'] - w1024['valid_bpc_carried']:.3f} below 512 and "
         f"{w1024['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above 768",
-        f"its own budget planned {run['plan']['max_steps']:,} steps, from a timed step of "
-        f"{run['plan']['pace']['per_step']:.3f} s, and",
-        f"it ended at {run['metrics']['valid_bpc_carried']:.3f} with the state carried: "
-        f"{run['metrics']['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above the "
+        f"its own budget planned {earlier['steps']:,} steps, from a timed step of "
+        f"{earlier['plan_step_s']:.3f} s, and",
+        f"it ended at {earlier['valid_bpc_carried']:.3f} with the state carried: "
+        f"{earlier['valid_bpc_carried'] - w768['valid_bpc_carried']:.3f} above the "
         "seed-0 row here",
-        f"The 2.0 of the project's target is still "
-        f"{run['metrics']['valid_bpc_carried'] - 2.0:.2f} away",
+        f"The 2.0 of the project's target was then still "
+        f"{earlier['valid_bpc_carried'] - 2.0:.2f} away",
     ]
     # Other windows, an embedding, more dropout and longer sections, at the main run's steps
     base, windows, embedded_, heavier, longer = tried["main_inputs"]  # base: the main run
