@@ -29,8 +29,8 @@ RECORD = ROOT / "docs" / "records" / "main_run.json"
 CURVE = ROOT / "docs" / "main_run_loss_curve.png"
 SETTINGS = ("max_steps", "time_budget", "log_every", "save_every", "batch_size",
             "len_per_section", "hidden_nodes", "dropout", "recurrent_dropout", "learning_rate",
-            "warmup_steps", "lr_schedule", "clip_norm", "seed", "train_split", "valid_split",
-            "valid_chars", "matmul_dtype")
+            "adam_beta2", "warmup_steps", "lr_schedule", "lr_floor", "clip_norm", "seed",
+            "train_split", "valid_split", "valid_chars", "matmul_dtype")
 
 
 def parameters_of(config: dict, vocab_size: int) -> int:

@@ -38,17 +38,17 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
 #: compares, trained for 15 minutes by budget, so that it ends in time on any machine (a slower
-#: one trains fewer steps; bfloat16 products, where the CPU has them, fit more). A wider model
-#: ends lower, until its slower steps fit too few, and would learn the 1.3 million characters of
-#: training text by heart without the dropout on its outputs and recurrent weights; a higher
-#: rate, reached over a short warm-up, learns faster at first, and the decaying rate settles it;
-#: batches of 32 take more steps than 64 in the same minutes. The warm-up is a share of
-#: max_steps, kept when the budget or another max_steps replaces them (``with_preset``).
+#: one trains fewer steps). A wider model ends lower until its slower steps fit too few, and
+#: without dropout on its outputs and recurrent weights would learn the 1.3 million characters
+#: of training text by heart; a high rate, reached over a short warm-up and decaying to zero,
+#: with Adam's average of squared gradients over about twenty steps, learns fastest; batches
+#: of 32 fit more steps than 64. The warm-up keeps its share of max_steps when the budget or
+#: another max_steps replaces them (``with_preset``).
 PRESETS = {
     "main": {"batch_size": 32, "max_steps": 4000, "log_every": 250, "save_every": 500,
              "hidden_nodes": 768, "dropout": 0.5, "recurrent_dropout": 0.1,
-             "learning_rate": 0.012, "warmup_steps": 200, "lr_schedule": "cosine",
-             "time_budget": 15.0, "matmul_dtype": "auto"},
+             "learning_rate": 0.012, "adam_beta2": 0.95, "warmup_steps": 200,
+             "lr_schedule": "cosine", "lr_floor": 0.0, "time_budget": 15.0, "matmul_dtype": "auto"},
 }
 
 

@@ -212,7 +212,8 @@ def test_results_page_tables_of_tried_settings_are_their_record():
     groups = {"long": 4000, "short": 4000, "main_steps": tried["main_steps_max_steps"],
               "main_minutes": None, "main_now": tried["main_now_max_steps"],
               "main_levers": tried["main_levers_max_steps"], "main_widths": None,
-              "main_inputs": tried["main_inputs_max_steps"], "main_sections": None}
+              "main_inputs": tried["main_inputs_max_steps"], "main_sections": None,
+              "main_optimiser": tried["main_optimiser_max_steps"]}
     rows = [row for group in groups for row in tried[group]]
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and " min" in line
                   and "(step " in line]
@@ -248,6 +249,15 @@ def test_results_page_tables_of_tried_settings_are_their_record():
         int(warmup)
     assert earlier == {**tried["main_inputs"][0], "change": earlier["change"],
                        "plan_step_s": float(step), "command": "make run"}
+    # The optimiser's group: its first row is commit ec2c204's make run on a second machine,
+    # planned by its budget; the steps asked for give the same warm-up.
+    planned, warmup, _ = _budget_plan(tried["main_optimiser_what"])
+    first = tried["main_optimiser"][0]
+    assert int(planned.replace(",", "")) == first["steps"] == groups["main_optimiser"]
+    assert with_preset("main", {"max_steps": groups["main_optimiser"]})["warmup_steps"] == \
+        int(warmup)
+    assert not first.get("shared_cores_busy") and \
+        all(r.get("shared_cores_busy") for r in tried["main_optimiser"][1:])
     # The preset's width is the widths' row of that many units without a seed
     preset_row = _one(widths, lambda r: _params(r) == {
         "hidden_nodes": str(PRESETS["main"]["hidden_nodes"])})
@@ -709,6 +719,51 @@ def _results_tried_figures() -> list[str]:
         f"million characters, and {bpc(b32_200, 'valid_bpc_carried')} ({bpc(b32_200)}), "
         f"{above(b32_200)} the main run",
     ]
+    # Adam's beta_2 and the cosine's floor, at 4,361 steps, on a second machine
+    rows = tried["main_optimiser"]
+    ec2c204, floor0, b099, b099_0, b095_0, rd20, d60 = rows
+    assert [p(r) for r in rows] == [
+        {"adam_beta2": "0.999", "lr_floor": "0.1"}, {"adam_beta2": "0.999"},
+        {"adam_beta2": "0.99", "lr_floor": "0.1"}, {"adam_beta2": "0.99"}, {},
+        {"recurrent_dropout": "0.2"}, {"dropout": "0.6"}]
+    old_optimiser = {"adam_beta2": TrainConfig().adam_beta2, "lr_floor": TrainConfig().lr_floor}
+    assert {k: str(v) for k, v in old_optimiser.items()} == p(ec2c204)  # "to repeat one now"
+    assert {k: PRESETS["main"][k] for k in old_optimiser} == {"adam_beta2": 0.95, "lr_floor": 0}
+    assert float(p(rd20)["recurrent_dropout"]) == 2 * PRESETS["main"]["recurrent_dropout"]
+    assert b095_0["valid_bpc_carried"] == min(r["valid_bpc_carried"] for r in rows)  # lowest
+    for r in (b099_0, rd20, d60):  # "within a seed"
+        assert abs(r["valid_bpc_carried"] - b095_0["valid_bpc_carried"]) < seed_gap
+    assert all(round(r["valid_bpc"] - r["best_valid_bpc"], 3) <= 0.002 for r in rows)
+    reads = tried["main_optimiser_max_steps"] * PRESETS["main"]["batch_size"] * length / text_chars
+    assert round(reads) == 11  # "read the training text about eleven times"
+    _, _, step_then = _budget_plan(tried["main_inputs_what"])
+    _, _, step_here = _budget_plan(tried["main_optimiser_what"])
+
+    def below(r, base=ec2c204):
+        return f"{base['valid_bpc_carried'] - r['valid_bpc_carried']:.3f} below"
+
+    minutes_figures += [
+        f"a step of {step_here} s and planned {ec2c204['steps']:,} steps (a warm-up of "
+        f"{_budget_plan(tried['main_optimiser_what'])[1]})",
+        f"planned {ec2c204['steps']:,} steps here, from a timed step of {step_here} s, where the "
+        f"machine of the tables above timed {step_then} s and planned {earlier['steps']:,}",
+        f"It ended at {bpc(ec2c204, 'valid_bpc_carried')} with the state carried "
+        f"({bpc(ec2c204)} from a zero state), against {bpc(earlier, 'valid_bpc_carried')} "
+        f"({bpc(earlier)}) there",
+        f"**Adam's beta_2 {p(b099)['adam_beta2']}** instead of Keras's "
+        f"{p(ec2c204)['adam_beta2']} ended at {bpc(b099, 'valid_bpc_carried')} ({bpc(b099)}), "
+        f"{below(b099)}",
+        f"to a tenth: {below(floor0)} with beta_2 {p(floor0)['adam_beta2']}, nothing with "
+        f"{p(b099_0)['adam_beta2']} ({bpc(b099_0, 'valid_bpc_carried')} both)",
+        f"{bpc(b095_0, 'valid_bpc_carried')} ({bpc(b095_0)}), {below(b095_0)} the first row",
+        f"its lead over {p(b099_0)['adam_beta2']} "
+        f"({b099_0['valid_bpc_carried'] - b095_0['valid_bpc_carried']:.3f}) is within a seed",
+        f"recurrent weights dropped ended at {bpc(rd20, 'valid_bpc_carried')} ({bpc(rd20)}), "
+        f"dropout {p(d60)['dropout']} on the outputs at {bpc(d60, 'valid_bpc_carried')}",
+        f"({bpc(d60)}), within a seed of the preset",
+        f"add `-p adam_beta2 {p(ec2c204)['adam_beta2']} -p lr_floor {p(ec2c204)['lr_floor']}`",
+    ]
+    assert b099["valid_bpc_carried"] == b099_0["valid_bpc_carried"]  # "2.007 both"
     return minutes_figures + [
         f"the same steps end at {bpc(bf16)} in bfloat16 against {bpc(f32)}",
         "seeds of the 4,000-step default differ by "
