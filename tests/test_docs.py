@@ -370,7 +370,8 @@ def test_memory_figures_on_the_performance_page_say_what_each_measured():
 
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
 TIMES_WORDS = {2: "twice", 3: "three times", 4: "four times"}
-PART_WORDS = {2: "half", 3: "a third", 4: "a quarter", 10: "a tenth", 20: "a twentieth"}
+PART_WORDS = {2: "half", 3: "a third", 4: "a quarter", 5: "a fifth", 10: "a tenth",
+              20: "a twentieth"}
 
 
 def _cores(machine: str) -> int:
