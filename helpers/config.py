@@ -37,13 +37,13 @@ MATMUL_DTYPES = ("float32", "bfloat16", "auto")
 
 #: Named sets of values over TrainConfig's defaults. "main" is the main job's longer run
 #: (``make run``, ``python -m helpers.runs main``): the best of the settings docs/results.md
-#: compares, trained for 15 minutes by budget, so that it ends in time on any machine (a slower
-#: one trains fewer steps). A wider model ends lower until its slower steps fit too few, and
-#: without dropout on its outputs and recurrent weights would learn the 1.3 million characters
-#: of training text by heart; a high rate, reached over a short warm-up and decaying to zero,
-#: with Adam's average of squared gradients over about twenty steps, learns fastest; batches
-#: of 32 fit more steps than 64. The warm-up keeps its share of max_steps when the budget or
-#: another max_steps replaces them (``with_preset``).
+#: compares, trained for 15 minutes by budget (a slower machine trains fewer steps). A wider
+#: model ends lower until its slower steps fit too few, and without dropout on its outputs and
+#: recurrent weights would learn the 1.3 million characters of training text by heart; of the
+#: optimisers tried, a high rate, reached over a short warm-up and decaying to zero, with
+#: Adam's mean of squared gradients over about twenty steps, ended lowest; batches of 32 fit
+#: more steps than 64. The warm-up keeps its share of max_steps when the budget or another
+#: max_steps replaces them (``with_preset``).
 PRESETS = {
     "main": {"batch_size": 32, "max_steps": 4000, "log_every": 250, "save_every": 500,
              "hidden_nodes": 768, "dropout": 0.5, "recurrent_dropout": 0.1,
@@ -76,7 +76,7 @@ class TrainConfig:
     lr_floor: float = 0.1  # the share of learning_rate that "cosine" ends at
     warmup_steps: int = 0  # steps over which the rate climbs from 0 to learning_rate
     weight_decay: float = 0.0  # AdamW's decoupled weight decay (0: plain Adam)
-    adam_beta2: float = 0.999  # the share of Adam's average of squared gradients kept a step
+    adam_beta2: float = 0.999  # the share of Adam's mean of squared gradients kept each step
     # Validate and sample a moving average of the weights, keeping this share at each step
     ema_decay: float = 0.0
     seed: int = 0

@@ -266,9 +266,10 @@ def already_trained(run_dir: Path, training: dict) -> tuple[int, int, str] | Non
     if not isinstance(max_steps, int) or saved < max_steps:
         return None
     rundir.check_settings(run_dir, settings.to_json(), choose="--name")
-    saved_config = rundir.read_config(run_dir) or {}
+    # A config.json written before a setting existed was trained with its default.
+    saved_config = {**TrainConfig().to_json(), **(rundir.read_config(run_dir) or {})}
     differ = [f"{k} {saved_config[k]!r} (now {getattr(settings, k)!r})" for k in TRAINED_WITH
-              if k in saved_config and saved_config[k] != getattr(settings, k)]
+              if saved_config[k] != getattr(settings, k)]
     note = (f"; its model was trained with {', '.join(differ)}: another --name trains with "
             "the settings now") if differ else ""
     return saved, max_steps, note

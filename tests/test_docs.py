@@ -747,6 +747,10 @@ def _results_tried_figures() -> list[str]:
     for r in (b099_0, rd20, d60):  # "within a seed"
         assert abs(r["valid_bpc_carried"] - b095_0["valid_bpc_carried"]) < seed_gap
     assert all(round(r["valid_bpc"] - r["best_valid_bpc"], 3) <= 0.002 for r in rows)
+    # "about what two seeds have differed by", "a little more than", "within a seed either way"
+    assert abs(ec2c204["valid_bpc_carried"] - b099["valid_bpc_carried"] - seed_gap) < 0.002
+    assert seed_gap < ec2c204["valid_bpc_carried"] - b095_0["valid_bpc_carried"] < 2 * seed_gap
+    assert ec2c204["valid_bpc_carried"] - floor0["valid_bpc_carried"] < seed_gap
     reads = tried["main_optimiser_max_steps"] * PRESETS["main"]["batch_size"] * length / text_chars
     assert round(reads) == 11  # "read the training text about eleven times"
     _, _, step_then = _budget_plan(tried["main_inputs_what"])
@@ -765,7 +769,7 @@ def _results_tried_figures() -> list[str]:
         f"({bpc(earlier)}) there",
         f"**Adam's beta_2 {p(b099)['adam_beta2']}** instead of Keras's "
         f"{p(ec2c204)['adam_beta2']} ended at {bpc(b099, 'valid_bpc_carried')} ({bpc(b099)}), "
-        f"{below(b099)}",
+        f"{below(b099)}, about what two seeds have differed by ({seed_gap:.3f}, [above]",
         f"to a tenth: {below(floor0)} with beta_2 {p(floor0)['adam_beta2']}, nothing with "
         f"{p(b099_0)['adam_beta2']} ({bpc(b099_0, 'valid_bpc_carried')} both)",
         f"{bpc(b095_0, 'valid_bpc_carried')} ({bpc(b095_0)}), {below(b095_0)} the first row",
@@ -935,16 +939,18 @@ def _performance_figures() -> list[str]:
         "characters a second",
         f"The tutorial's `GRU({tutorial['settings']['units']})` has "
         f"{tutorial['parameters'] / ours['parameters']:.1f} times our parameters and took about "
-        f"{TIMES_WORDS[round(step_s(tutorial) / step_s(ours))]} as long a step here, so it saw "
-        f"{PART_WORDS[round(ours['chars'] / tutorial['chars'])]} of the characters",
+        f"{TIMES_WORDS[round(step_s(tutorial) / step_s(ours))]} as long a step here, and ours "
+        f"ran {ours['seconds'] - seconds:.0f} s over its {seconds}, so the GRU saw "
+        f"{PART_WORDS[round(ours['chars'] / tutorial['chars'])]} of the characters ours did",
         f"Adam's default rate, {tutorial['settings']['learning_rate']:g} against our "
         f"{ours['settings']['learning_rate']:g}",
         f"an embedding of {tutorial['settings']['embedding_dim']}, a "
         f"`GRU({tutorial['settings']['units']})`",
         f"`keras.layers.LSTM` of {keras['settings']['hidden_nodes']} units, our training",
         f"so {keras['settings']['recurrent_dropout']:g} here",
-        f"The Keras LSTM took {keras['steps']:,} steps to our {ours['steps']:,} in about the same "
-        f"seconds (its schedule fitted to its own steps) and ended "
+        f"The Keras LSTM took {keras['steps']:,} steps in {keras['seconds']:.0f} s to our "
+        f"{ours['steps']:,} in {ours['seconds']:.0f} (each planned for {seconds} s, its "
+        f"schedule fitted to its own steps) and ended "
         f"{keras['valid_bpc'] - ours['valid_bpc']:.2f} bits higher",
         f"{NUMBER_WORDS[tr['blocks']]} pre-norm blocks of width {tr['width']} with "
         f"{NUMBER_WORDS[tr['heads']]} heads",

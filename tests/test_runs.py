@@ -472,6 +472,14 @@ def test_a_lower_max_steps_on_a_finished_run_says_so_and_ends_calmly(finished_ma
             f"with learning_rate {rate!r} (now {rate * 2!r}): another --name trains with the "
             "settings now") in faster.out
     assert contents(finished_main, "04_training.ipynb", "history.json") == before
+    # A run from before adam_beta2 existed (no such key in its config.json) was trained with
+    # the default, and is named as such.
+    config = read_json(finished_main / "config.json")
+    del config["adam_beta2"]
+    (finished_main / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    older = run_main(outputs, "good", "-p", "max_steps", "50", "-p", "adam_beta2", "0.95")
+    assert older.code == 0, older.out + older.err
+    assert "its model was trained with adam_beta2 0.999 (now 0.95)" in older.out
     # Settings a resume cannot change are still refused, as 04 would refuse them.
     other = run_main(outputs, "good", "-p", "max_steps", "50", "-p", "hidden_nodes", "16")
     assert other.code == 1 and "hidden_nodes: 8 there, 16 now" in other.err
